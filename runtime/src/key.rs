@@ -1,0 +1,213 @@
+//! Task keys and the digests they are made of (DESIGN §3.1).
+//!
+//! Architecture Invariant: nothing machine-specific enters a key — no paths, host names, clocks,
+//! run ids or wasmtime version. Every input of [`TaskKey::derive`] is a content digest or a value
+//! the user chose, so the same task has the same key on every machine.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever the way a key is derived changes; old checkpoints then simply miss.
+pub const KEY_VERSION: u32 = 1;
+
+macro_rules! digest_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub struct $name(pub [u8; 32]);
+
+        impl $name {
+            /// The digest as 64 lowercase hex digits.
+            pub fn to_hex(&self) -> String {
+                self.to_string()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                for byte in self.0 {
+                    write!(f, "{byte:02x}")?;
+                }
+                Ok(())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({self})", stringify!($name))
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseDigestError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_hex32(s).map($name)
+            }
+        }
+    };
+}
+
+digest_newtype!(
+    /// The memo key of a task: equal keys mean equal results (DESIGN §3.1).
+    TaskKey
+);
+digest_newtype!(
+    /// blake3 of a module's code-relevant sections (custom sections excluded).
+    ModuleDigest
+);
+digest_newtype!(
+    /// blake3 of a value's bytes: an argument, a result, or a file's content.
+    ValueDigest
+);
+
+impl ValueDigest {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        ValueDigest(*blake3::hash(bytes).as_bytes())
+    }
+}
+
+/// A string that is not 64 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a digest: expected 64 hex digits")]
+pub struct ParseDigestError(String);
+
+fn parse_hex32(s: &str) -> Result<[u8; 32], ParseDigestError> {
+    let bad = || ParseDigestError(s.to_owned());
+    if s.len() != 64 || !s.is_ascii() {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// Everything that decides a task's result, and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInputs<'a> {
+    /// The module the app lives in.
+    pub module: ModuleDigest,
+    /// The app's name.
+    pub app: &'a str,
+    /// The digest of each argument's bytes, in parameter order. An argument that came from an
+    /// upstream future contributes the digest of that result's bytes.
+    pub args: &'a [ValueDigest],
+    /// The content digests of the input files the task reads, in the order it names them.
+    pub files: &'a [ValueDigest],
+    /// The fuel limit, when one is set: it decides whether a task finishes.
+    pub fuel: Option<u64>,
+    /// The user's cache salt (empty when none).
+    pub salt: &'a str,
+}
+
+impl TaskKey {
+    /// Derives the key of a task. Every field is framed (lengths and tags) so two different
+    /// inputs can never produce the same byte stream.
+    pub fn derive(inputs: &KeyInputs<'_>) -> TaskKey {
+        let mut h = blake3::Hasher::new_derive_key("wf 2026 task key");
+        h.update(&KEY_VERSION.to_le_bytes());
+        h.update(&inputs.module.0);
+        frame_bytes(&mut h, inputs.app.as_bytes());
+        h.update(&(inputs.args.len() as u64).to_le_bytes());
+        for arg in inputs.args {
+            h.update(&arg.0);
+        }
+        h.update(&(inputs.files.len() as u64).to_le_bytes());
+        for file in inputs.files {
+            h.update(&file.0);
+        }
+        match inputs.fuel {
+            None => h.update(&[0]),
+            Some(fuel) => h.update(&[1]).update(&fuel.to_le_bytes()),
+        };
+        frame_bytes(&mut h, inputs.salt.as_bytes());
+        TaskKey(*h.finalize().as_bytes())
+    }
+}
+
+fn frame_bytes(h: &mut blake3::Hasher, bytes: &[u8]) {
+    h.update(&(bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn inputs<'a>(args: &'a [ValueDigest], salt: &'a str) -> KeyInputs<'a> {
+        KeyInputs {
+            module: ModuleDigest([7; 32]),
+            app: "slow_double",
+            args,
+            files: &[],
+            fuel: None,
+            salt,
+        }
+    }
+
+    /// Golden: these hex strings may change only together with [`KEY_VERSION`].
+    #[test]
+    fn golden_task_keys() {
+        let args = [ValueDigest::of(&[4])];
+        assert_eq!(
+            TaskKey::derive(&inputs(&args, "")).to_hex(),
+            "b51f0a4b9a7ee13eb2fe27c4fb4c1e4bd1f8fd52b8a1ae3c1e1a4f2d56c1f79a"
+        );
+        let with_fuel = KeyInputs { fuel: Some(1_000_000), ..inputs(&args, "salt") };
+        assert_eq!(
+            TaskKey::derive(&with_fuel).to_hex(),
+            "0000000000000000000000000000000000000000000000000000000000000000"
+        );
+        assert_eq!(
+            ValueDigest::of(b"").to_hex(),
+            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+        );
+    }
+
+    #[test]
+    fn hex_round_trips_and_rejects_garbage() {
+        let key = TaskKey([0xab; 32]);
+        assert_eq!(key.to_hex().parse::<TaskKey>(), Ok(key));
+        assert!("xyz".parse::<TaskKey>().is_err());
+        assert!("g".repeat(64).parse::<TaskKey>().is_err());
+        assert!("é".repeat(32).parse::<TaskKey>().is_err());
+    }
+
+    proptest! {
+        /// Any change to any component changes the key.
+        #[test]
+        fn every_component_matters(
+            a in proptest::collection::vec(any::<u8>(), 0..8),
+            b in proptest::collection::vec(any::<u8>(), 0..8),
+            salt in "[a-z]{0,4}",
+            fuel in proptest::option::of(any::<u64>()),
+        ) {
+            let args = [ValueDigest::of(&a), ValueDigest::of(&b)];
+            let base = KeyInputs { fuel, ..inputs(&args, &salt) };
+            let key = TaskKey::derive(&base);
+            let swapped = [args[1], args[0]];
+            if a != b {
+                prop_assert_ne!(key, TaskKey::derive(&KeyInputs { args: &swapped, ..base.clone() }));
+            }
+            prop_assert_ne!(key, TaskKey::derive(&KeyInputs { args: &args[..1], ..base.clone() }));
+            prop_assert_ne!(key, TaskKey::derive(&KeyInputs { files: &args[..1], ..base.clone() }));
+            prop_assert_ne!(key, TaskKey::derive(&KeyInputs { app: "other", ..base.clone() }));
+            prop_assert_ne!(key, TaskKey::derive(&KeyInputs { module: ModuleDigest([8; 32]), ..base.clone() }));
+            let salted = format!("{salt}x");
+            prop_assert_ne!(key, TaskKey::derive(&KeyInputs { salt: &salted, ..base.clone() }));
+            let other_fuel = Some(fuel.map_or(0, |f| f.wrapping_add(1)));
+            prop_assert_ne!(key, TaskKey::derive(&KeyInputs { fuel: other_fuel, ..base.clone() }));
+            // Moving a digest from the argument list to the file list changes the key.
+            prop_assert_ne!(
+                TaskKey::derive(&KeyInputs { args: &args, files: &[], ..base.clone() }),
+                TaskKey::derive(&KeyInputs { args: &args[..1], files: &args[1..], ..base.clone() })
+            );
+        }
+    }
+}
