@@ -149,7 +149,7 @@ impl<T: Wire> Future<T> {
         };
         postcard::from_bytes(&bytes).map_err(|e| {
             Error::msg(format!(
-                "the result of app `{}` is not a {}: {e}",
+                "the result of app `{}` could not be decoded as {}: {e}",
                 self.app,
                 std::any::type_name::<T>()
             ))

@@ -1,0 +1,239 @@
+//! Fixtures for the host's tests: each app pokes at one edge of the sandbox.
+//!
+//! - limits: [`forever`] never returns (wall-clock timeouts, fuel), [`hog`] allocates until the
+//!   memory ceiling stops it, [`spin`] burns a known amount of CPU;
+//! - determinism: [`clock`] reads the wall and monotonic clocks, [`random`] draws from WASI
+//!   `random_get`, [`nan`] and [`nan_payload`] produce NaNs by arithmetic (canonicalization);
+//! - isolation: [`ambient`] reports the environment, arguments and files a task can see;
+//! - overhead: [`noop`] does nothing, and the workflows [`noops`] and [`spins`] submit many tasks;
+//! - logs: [`chatty`] writes to stdout and stderr.
+//!
+//! Natively (`cargo test -p probes`) only the apps that return are exercised.
+#![deny(missing_docs)]
+
+use std::hash::BuildHasher;
+use std::hint::black_box;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use wf_guest::prelude::*;
+
+/// Loops forever, doing nothing observable: only a timeout or a fuel limit ends it.
+#[app]
+pub fn forever() -> u64 {
+    let mut turns = 0u64;
+    loop {
+        turns = black_box(turns.wrapping_add(1));
+    }
+}
+
+/// Allocates chunks of `chunk_kib` KiB and writes to each, keeping them all, until the allocator
+/// fails (the module then traps): only a memory ceiling ends it quickly.
+#[app]
+pub fn hog(chunk_kib: u32) -> u64 {
+    let size = (chunk_kib.max(1) as usize) * 1024;
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = vec![0u8; size];
+        chunk.fill(0xa5);
+        chunks.push(black_box(chunk));
+    }
+}
+
+/// What the clocks said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Schema)]
+pub struct ClockReading {
+    /// `SystemTime::now()` since the Unix epoch, in nanoseconds (0 if before it).
+    pub unix_nanos: u64,
+    /// How long `Instant` says a short busy loop took, in nanoseconds.
+    pub elapsed_nanos: u64,
+}
+
+/// Reads the wall clock and times a short busy loop with the monotonic clock. In a deterministic
+/// sandbox both are virtual, so the reading is the same on every run.
+#[app]
+pub fn clock() -> ClockReading {
+    let unix_nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let start = Instant::now();
+    black_box(spin.call(10_000));
+    let elapsed_nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    ClockReading {
+        unix_nanos,
+        elapsed_nanos,
+    }
+}
+
+/// Hashes 42 with a fresh `RandomState`, whose keys std draws from WASI `random_get`: the same
+/// answer every run only when the host seeds randomness deterministically.
+#[app]
+pub fn random() -> u64 {
+    std::collections::hash_map::RandomState::new().hash_one(42u64)
+}
+
+/// What a task could see of the world outside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Schema)]
+pub struct Ambient {
+    /// Environment variables, as `KEY=VALUE`.
+    pub env: Vec<String>,
+    /// Command-line arguments.
+    pub args: Vec<String>,
+    /// Reading `/etc/passwd`: `read N bytes` or `error: ...`.
+    pub etc_passwd: String,
+    /// Entries of `/`, or `error: ...` as the only entry.
+    pub root: Vec<String>,
+    /// Entries of `.`, or `error: ...` as the only entry.
+    pub current_dir: Vec<String>,
+}
+
+fn list(dir: &str) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            let mut names: Vec<String> = entries
+                .map(|entry| match entry {
+                    Ok(entry) => entry.file_name().to_string_lossy().into_owned(),
+                    Err(e) => format!("error: {e}"),
+                })
+                .collect();
+            names.sort();
+            names
+        }
+        Err(e) => vec![format!("error: {e}")],
+    }
+}
+
+/// Reports the environment variables, arguments, `/etc/passwd` and the directories `/` and `.`
+/// as the task sees them. A sandboxed task should see nothing.
+#[app]
+pub fn ambient() -> Ambient {
+    Ambient {
+        env: std::env::vars_os()
+            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+            .collect(),
+        args: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        etc_passwd: match std::fs::read("/etc/passwd") {
+            Ok(bytes) => format!("read {} bytes", bytes.len()),
+            Err(e) => format!("error: {e}"),
+        },
+        root: list("/"),
+        current_dir: list("."),
+    }
+}
+
+/// Returns 0/0 computed at run time: a NaN whose sign and payload the hardware picks (x86 gives
+/// a negative one) unless the host canonicalizes NaNs.
+#[app]
+pub fn nan() -> f64 {
+    let (numerator, denominator) = (black_box(0.0f64), black_box(0.0f64));
+    numerator / denominator
+}
+
+/// Returns `f64::from_bits(bits) + 0.0` computed at run time: for a NaN `bits`, whether the
+/// payload survives depends on the hardware unless the host canonicalizes NaNs.
+#[app]
+pub fn nan_payload(bits: u64) -> f64 {
+    black_box(f64::from_bits(bits)) + black_box(0.0)
+}
+
+/// Returns its input: the cheapest possible task.
+#[app]
+pub fn noop(x: u64) -> u64 {
+    x
+}
+
+/// Runs `n` rounds of a multiply-xorshift chain and returns the final state: CPU time that grows
+/// linearly with `n` and that the optimizer cannot skip.
+#[app]
+pub fn spin(n: u64) -> u64 {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..n {
+        state ^= state >> 29;
+        state = state
+            .wrapping_mul(0xbf58_476d_1ce4_e5b9)
+            .wrapping_add(round);
+    }
+    state
+}
+
+/// Writes `lines` numbered lines to stdout and one to stderr; returns `lines`.
+#[app]
+pub fn chatty(lines: u32) -> u32 {
+    for line in 0..lines {
+        println!("stdout line {line}");
+    }
+    eprintln!("stderr: wrote {lines} lines");
+    lines
+}
+
+/// How many tasks [`noops`] submits.
+pub const NOOPS: u64 = 10_000;
+
+/// Submits [`NOOPS`] `noop` tasks and checks their sum: per-task overhead, end to end.
+#[workflow]
+pub fn noops() -> Result<()> {
+    let futures: Vec<Future<u64>> = (0..NOOPS).map(|i| noop.submit(i)).collect();
+    let mut sum = 0;
+    for future in &futures {
+        sum += future.get()?;
+    }
+    if sum != NOOPS * (NOOPS - 1) / 2 {
+        return Err(Error::msg(format!("the noops summed to {sum}")));
+    }
+    println!("{NOOPS} noop tasks, sum {sum}");
+    Ok(())
+}
+
+/// How many tasks [`spins`] submits, and the rounds each spins.
+pub const SPINS: (u64, u64) = (200, 2_000_000);
+
+/// Submits [`SPINS`] CPU-bound `spin` tasks with distinct inputs (so none is a cache hit of
+/// another) and waits for them all: parallel throughput on CPU-bound work.
+#[workflow]
+pub fn spins() -> Result<()> {
+    let (tasks, rounds) = SPINS;
+    let futures: Vec<Future<u64>> = (0..tasks).map(|i| spin.submit(rounds + i)).collect();
+    let mut mix = 0u64;
+    for future in &futures {
+        mix ^= future.get()?;
+    }
+    println!("{tasks} spin tasks of about {rounds} rounds, mix {mix:016x}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cheap_apps_answer() {
+        assert_eq!(noop.call(7), 7);
+        assert_eq!(spin.call(0), 0x9e37_79b9_7f4a_7c15);
+        assert_ne!(spin.call(1_000), spin.call(1_001));
+        assert_eq!(chatty.call(2), 2);
+    }
+
+    #[test]
+    fn nans_are_nans() {
+        assert!(nan.call().is_nan());
+        assert!(nan_payload.call(0x7ff4_0000_0000_1234).is_nan());
+        assert_eq!(nan_payload.call(1.5f64.to_bits()), 1.5);
+    }
+
+    #[test]
+    fn natively_the_world_is_visible() {
+        // Not sandboxed here: the probes simply report what they find.
+        let seen = ambient.call();
+        assert!(!seen.args.is_empty());
+        assert!(clock.call().unix_nanos > 0);
+        let _ = random.call();
+    }
+
+    #[test]
+    fn the_overhead_workflows_run_natively() {
+        noops().expect("noops");
+        let (tasks, _) = SPINS;
+        assert_eq!(tasks, 200);
+    }
+}
