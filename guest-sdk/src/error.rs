@@ -56,6 +56,32 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for Error {
     }
 }
 
+/// The message of an [`Error`] as a `std::error::Error`, for the boxed conversions.
+#[derive(Debug)]
+struct Message(String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
+impl From<Error> for Box<dyn std::error::Error + Send + Sync + 'static> {
+    /// So `?` works in functions returning `Result<_, Box<dyn Error + Send + Sync>>`.
+    fn from(error: Error) -> Self {
+        Box::new(Message(error.message))
+    }
+}
+
+impl From<Error> for Box<dyn std::error::Error + 'static> {
+    /// So `?` works in functions returning `Result<_, Box<dyn Error>>`.
+    fn from(error: Error) -> Self {
+        Box::new(Message(error.message))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +106,17 @@ mod tests {
         let error = Error::from(Outer(std::io::Error::other("inner")));
         assert_eq!(error.message(), "outer: inner");
         assert_eq!(format!("{error:?}"), r#"Error("outer: inner")"#);
+    }
+
+    #[test]
+    fn converts_into_boxed_std_errors() {
+        fn boxed() -> std::result::Result<(), Box<dyn std::error::Error>> {
+            Err(Error::msg("no luck"))?
+        }
+        assert_eq!(
+            boxed().map_err(|e| e.to_string()),
+            Err("no luck".to_owned())
+        );
     }
 
     #[test]

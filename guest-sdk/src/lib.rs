@@ -61,12 +61,16 @@
 //! `Ok(T)` is its result, `Err(E)` fails the task with `E`'s `Display`. `#[app(cache = false)]`
 //! asks the host never to memoize its results.
 //!
-//! The app's name becomes a constant (of a unit struct type with `call`, `submit` and
-//! `descriptor`), so in a module where an app is in scope a `let` binding or parameter of the
-//! same name reads as that constant: name the binding differently (rustc says so too).
-//! `usize`/`isize` are not accepted: their size differs between the host and the guest, and
-//! postcard-schema has no schema for them. For a `Vec<T>` parameter an empty `vec![]` is ambiguous
-//! (values or futures?): write `Vec::<T>::new()`.
+//! Limits worth knowing:
+//! - An app's name is its export's name, so app names are unique within a crate (a clash is a
+//!   link error when building for wasm).
+//! - The name also becomes a constant (of a unit struct type with `call`, `submit` and
+//!   `descriptor`), so where an app is in scope a `let` binding or parameter of the same name
+//!   reads as that constant: name the binding differently (rustc suggests it too).
+//! - `usize`/`isize` are not accepted: their size differs between host and guest, and
+//!   postcard-schema has no schema for them.
+//! - For a `Vec<T>` parameter an empty `vec![]` is ambiguous (values or futures?): write
+//!   `Vec::<T>::new()`.
 //!
 //! The generated exports are marked `#[allow(unsafe_code)]` (an export name is an unsafe attribute
 //! in edition 2024), so a crate with apps can `deny(unsafe_code)` but not `forbid` it.
