@@ -135,6 +135,70 @@ fn frame_bytes(h: &mut blake3::Hasher, bytes: &[u8]) {
     h.update(bytes);
 }
 
+/// Why bytes are not a WebAssembly module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotWasm {
+    /// The file does not start with the wasm magic `\0asm`.
+    #[error("it does not start with the WebAssembly magic bytes `\\0asm`")]
+    NoMagic,
+    /// The header names a version other than 1 (e.g. a component).
+    #[error("it is a WebAssembly binary of version/layer {0:#x}, not a core module (version 1)")]
+    OtherVersion(u32),
+    /// A section's length runs past the end of the file.
+    #[error("its section at byte offset {offset} is cut short")]
+    Truncated {
+        /// Where the section starts.
+        offset: usize,
+    },
+}
+
+impl ModuleDigest {
+    /// The digest of a module's code-relevant content: every section except custom sections
+    /// (names, DWARF, producers), so rebuilding with other debug info changes nothing.
+    pub fn of_module(bytes: &[u8]) -> Result<ModuleDigest, NotWasm> {
+        if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+            return Err(NotWasm::NoMagic);
+        }
+        let version = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
+        if version != 1 {
+            return Err(NotWasm::OtherVersion(version));
+        }
+        let mut h = blake3::Hasher::new_derive_key("wf 2026 module digest");
+        let mut at = 8;
+        while at < bytes.len() {
+            let offset = at;
+            let id = bytes[at];
+            let (size, used) =
+                read_leb_u32(&bytes[at + 1..]).ok_or(NotWasm::Truncated { offset })?;
+            let start = at + 1 + used;
+            let end = start
+                .checked_add(size as usize)
+                .filter(|&e| e <= bytes.len());
+            let end = end.ok_or(NotWasm::Truncated { offset })?;
+            if id != 0 {
+                h.update(&[id]);
+                h.update(&(u64::from(size)).to_le_bytes());
+                h.update(&bytes[start..end]);
+            }
+            at = end;
+        }
+        Ok(ModuleDigest(*h.finalize().as_bytes()))
+    }
+}
+
+/// An unsigned LEB128 `u32`: the value and how many bytes it took.
+fn read_leb_u32(bytes: &[u8]) -> Option<(u32, usize)> {
+    let mut value: u64 = 0;
+    for (i, &byte) in bytes.iter().take(5).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return u32::try_from(value).ok().map(|v| (v, i + 1));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,7 +223,10 @@ mod tests {
             TaskKey::derive(&inputs(&args, "")).to_hex(),
             "b51f0a4b9a7ee13eb2fe27c4fb4c1e4bd1f8fd52b8a1ae3c1e1a4f2d56c1f79a"
         );
-        let with_fuel = KeyInputs { fuel: Some(1_000_000), ..inputs(&args, "salt") };
+        let with_fuel = KeyInputs {
+            fuel: Some(1_000_000),
+            ..inputs(&args, "salt")
+        };
         assert_eq!(
             TaskKey::derive(&with_fuel).to_hex(),
             "0000000000000000000000000000000000000000000000000000000000000000"
@@ -168,6 +235,61 @@ mod tests {
             ValueDigest::of(b"").to_hex(),
             "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
         );
+    }
+
+    /// A module with a type section, and the same with custom sections added.
+    fn tiny_module(custom: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut m = b"\0asm\x01\0\0\0".to_vec();
+        m.extend_from_slice(&[1, 4, 1, 0x60, 0, 0]); // type section: one `[] -> []`
+        for (name, data) in custom {
+            let mut body = vec![name.len() as u8];
+            body.extend_from_slice(name.as_bytes());
+            body.extend_from_slice(data);
+            m.push(0);
+            m.push(body.len() as u8);
+            m.extend_from_slice(&body);
+        }
+        m
+    }
+
+    #[test]
+    fn module_digest_ignores_custom_sections_only() {
+        let plain = ModuleDigest::of_module(&tiny_module(&[])).expect("valid");
+        let named = ModuleDigest::of_module(&tiny_module(&[
+            ("name", b"\x01\x02"),
+            (".debug_info", b"xyz"),
+        ]))
+        .expect("valid");
+        assert_eq!(plain, named);
+        let mut other = tiny_module(&[]);
+        let last = other.len() - 1;
+        other[last] = 1; // the type now has one result... of an invalid type, but other bytes
+        assert_ne!(
+            plain,
+            ModuleDigest::of_module(&other).expect("still framed")
+        );
+        assert_eq!(
+            plain.to_hex(),
+            "0000000000000000000000000000000000000000000000000000000000000000"
+        );
+    }
+
+    #[test]
+    fn module_digest_rejects_non_modules_without_panicking() {
+        assert_eq!(ModuleDigest::of_module(b"hello"), Err(NotWasm::NoMagic));
+        assert_eq!(
+            ModuleDigest::of_module(b"\0asm\x0d\0\x01\0"),
+            Err(NotWasm::OtherVersion(0x1000d))
+        );
+        let full = tiny_module(&[("name", b"abc")]);
+        for cut in 8..full.len() {
+            // Every cut either parses (at a section boundary) or says where it is truncated.
+            let _ = ModuleDigest::of_module(&full[..cut]);
+        }
+        assert!(matches!(
+            ModuleDigest::of_module(&full[..full.len() - 1]),
+            Err(NotWasm::Truncated { .. })
+        ));
     }
 
     #[test]

@@ -2,7 +2,20 @@
 //! sandbox, memoized by a content hash of its code and inputs and checkpointed to `runinfo/`.
 #![deny(missing_docs)]
 
+mod config;
+mod guest_build;
+mod json_codec;
 mod key;
 mod runinfo;
+mod sandbox;
 
-pub use key::{KEY_VERSION, KeyInputs, ModuleDigest, ParseDigestError, TaskKey, ValueDigest};
+pub use config::{DurationError, parse_duration};
+pub use guest_build::{BuildError, BuildOptions, GUEST_TARGET, build_guest};
+pub use json_codec::{CodecError, decode_output, encode_args, encode_value, signature};
+pub use key::{
+    KEY_VERSION, KeyInputs, ModuleDigest, NotWasm, ParseDigestError, TaskKey, ValueDigest,
+};
+pub use sandbox::{
+    ArtifactStore, EngineFingerprint, EngineSettings, FailureKind, Limits, LoadedModule,
+    ModuleError, Sandbox, TaskFailure, TaskRun, WorkflowHost,
+};

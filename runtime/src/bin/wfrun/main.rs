@@ -1,1 +1,63 @@
-fn main(){}
+//! `wfrun`: build, inspect and run wf workflows. `main` parses, runs, and maps the outcome to an
+//! exit code; each subcommand lives in its own file.
+//!
+//! Exit codes: 0 success; 1 a task or the workflow failed; 2 bad usage or an infrastructure error
+//! (unreadable module, damaged store, failed build).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod build;
+mod call;
+mod inspect;
+mod limits;
+
+/// Exit code: a task or the workflow failed.
+pub const EXIT_TASK_FAILED: u8 = 1;
+/// Exit code: bad usage or an infrastructure error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// wf runs scientific workflows whose tasks are WebAssembly modules: each task sandboxed,
+/// memoized by a content hash of its code and inputs, and checkpointed so reruns reuse results.
+#[derive(Debug, Parser)]
+#[command(name = "wfrun", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build a guest crate for wasm32-wasip1 (release, reproducible); prints each module's path.
+    Build(build::Args),
+    /// List a module's apps with their signatures, and its workflow entries.
+    Inspect(inspect::Args),
+    /// Call one app with JSON arguments; prints the result as JSON. Results are memoized.
+    Call(call::Args),
+}
+
+/// The `--runinfo` option every subcommand that reads or writes runs takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunInfoArg {
+    /// The directory holding runs, checkpoints and the compiled-module cache.
+    #[arg(long, value_name = "DIR", default_value = "runinfo")]
+    pub runinfo: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Build(args) => build::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Call(args) => call::run(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("wfrun: error: {error:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}

@@ -1,0 +1,21 @@
+# The same gate as .ci/run, piece by piece.
+
+# everything CI runs
+ci:
+    bash .ci/run
+
+fmt:
+    cargo fmt --all
+
+lint:
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+test:
+    cargo test --workspace --locked
+
+# the README's main job: build the Monte Carlo example and run it
+demo:
+    cargo run --release -p wf-runtime --bin wfrun -- build apps/montecarlo

@@ -1,0 +1,68 @@
+//! `wfrun inspect MODULE [--json]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use wf_runtime::{EngineSettings, Sandbox, signature};
+
+/// List a module's apps and workflows.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The module (.wasm).
+    module: PathBuf,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&args.module)
+        .with_context(|| format!("reading {}", args.module.display()))?;
+    let sandbox = Sandbox::new(EngineSettings::default(), None)?;
+    let module = sandbox
+        .load(&bytes)
+        .with_context(|| format!("loading {}", args.module.display()))?;
+    if args.json {
+        let apps: Vec<_> = module
+            .apps()
+            .values()
+            .map(|app| {
+                serde_json::json!({
+                    "name": app.name,
+                    "params": app.params.iter().map(|p| serde_json::json!({"name": p.name, "type": p.ty.rust})).collect::<Vec<_>>(),
+                    "output": app.output.rust,
+                    "fallible": app.fallible,
+                    "cache": app.cache,
+                    "signature": signature(app),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "module": args.module.display().to_string(),
+            "digest": module.digest().to_hex(),
+            "apps": apps,
+            "workflows": module.workflows(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("module {}", args.module.display());
+    println!("digest {}", module.digest());
+    println!("apps:");
+    if module.apps().is_empty() {
+        println!("  (none)");
+    }
+    for app in module.apps().values() {
+        let note = if app.cache { "" } else { "    [cache = false]" };
+        println!("  {}{note}", signature(app));
+    }
+    println!("workflows:");
+    if module.workflows().is_empty() {
+        println!("  (none)");
+    }
+    for workflow in module.workflows() {
+        println!("  {workflow}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,179 @@
+//! Running one task: a fresh instance per call, limits armed, output captured.
+
+use wasmtime::Store;
+use wf_abi::{
+    APP_EXPORT_PREFIX, CallInput, EXPORT_ALLOC, STATUS_APP_ERROR, STATUS_BAD_INPUT, STATUS_OK,
+};
+
+use super::engine::EPOCH_TICK;
+use super::failure::{FailureKind, TaskFailure, classify};
+use super::host::TaskState;
+use super::loader::{LoadedModule, Sandbox, initialize};
+use super::wasi::{Stdio, guest_wasi};
+use crate::key::TaskKey;
+
+/// What one execution of a task produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRun {
+    /// The result's postcard bytes, or why the task failed.
+    pub outcome: Result<Vec<u8>, TaskFailure>,
+    /// What the guest printed on stdout.
+    pub stdout: Vec<u8>,
+    /// What the guest printed on stderr.
+    pub stderr: Vec<u8>,
+    /// Fuel consumed, when fuel is metered.
+    pub fuel_used: Option<u64>,
+}
+
+impl Sandbox {
+    /// Runs `app` of `module` with the postcard-encoded `args` in a fresh instance. `key` seeds the
+    /// guest's randomness. Never panics on anything the guest does.
+    pub fn call(&self, module: &LoadedModule, app: &str, args: &[&[u8]], key: &TaskKey) -> TaskRun {
+        if module.app(app).is_none() {
+            return TaskRun {
+                outcome: Err(TaskFailure::new(
+                    FailureKind::BadInput,
+                    format!("the module has no app `{app}`"),
+                )),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                fuel_used: None,
+            };
+        }
+        let limits = self.limits();
+        let (wasi, captured) = guest_wasi(key, Stdio::Capture);
+        let mut store = Store::new(
+            &self.handle.engine,
+            TaskState::new(wasi, limits.memory_bytes),
+        );
+        store.limiter(|state| &mut state.ceiling);
+        if let Some(fuel) = limits.fuel {
+            if let Err(e) = store.set_fuel(fuel) {
+                return infra_run(format!("could not set fuel: {e:#}"));
+            }
+        }
+        if let Some(timeout) = limits.timeout {
+            let ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1;
+            store.set_epoch_deadline(ticks);
+        }
+
+        let outcome = run_app(module, app, args, &mut store);
+        let fuel_used = limits
+            .fuel
+            .and_then(|fuel| store.get_fuel().ok().map(|left| fuel - left));
+        let state = store.into_data();
+        let outcome = match outcome {
+            Ok(status) => interpret_status(status, state.output, app),
+            Err(Instantiation(e)) => {
+                if let Some(requested) = state.ceiling.denied {
+                    Err(TaskFailure::new(
+                        FailureKind::MemoryLimit,
+                        format!(
+                            "the module needs {} MiB of memory at start, past the ceiling of {} MiB",
+                            requested >> 20,
+                            limits.memory_bytes >> 20
+                        ),
+                    ))
+                } else {
+                    Err(TaskFailure::new(
+                        FailureKind::Infrastructure,
+                        format!("could not instantiate: {e:#}"),
+                    ))
+                }
+            }
+            Err(Execution(e)) => {
+                let mut evidence = state.evidence;
+                evidence.memory_denied = state.ceiling.denied;
+                Err(classify(&e, &evidence, limits.in_force()))
+            }
+        };
+        let (stdout, stderr) = captured.map(|c| c.take()).unwrap_or_default();
+        TaskRun {
+            outcome,
+            stdout,
+            stderr,
+            fuel_used,
+        }
+    }
+}
+
+enum CallError {
+    Instantiation(wasmtime::Error),
+    Execution(wasmtime::Error),
+}
+use CallError::{Execution, Instantiation};
+
+fn run_app(
+    module: &LoadedModule,
+    app: &str,
+    args: &[&[u8]],
+    store: &mut Store<TaskState>,
+) -> Result<i32, CallError> {
+    let instance = module
+        .0
+        .pre
+        .instantiate(&mut *store)
+        .map_err(Instantiation)?;
+    initialize(&instance, store).map_err(Execution)?;
+    let input = postcard::to_allocvec(&CallInput {
+        args: args.to_vec(),
+    })
+    .map_err(|e| Instantiation(wasmtime::format_err!("encoding the call: {e}")))?;
+    let alloc = instance
+        .get_typed_func::<i32, i32>(&mut *store, EXPORT_ALLOC)
+        .map_err(Instantiation)?;
+    let len = i32::try_from(input.len()).map_err(|_| {
+        Instantiation(wasmtime::format_err!(
+            "arguments of {} bytes exceed 2 GiB",
+            input.len()
+        ))
+    })?;
+    let ptr = alloc.call(&mut *store, len).map_err(Execution)?;
+    let memory = instance
+        .get_memory(&mut *store, "memory")
+        .ok_or_else(|| Instantiation(wasmtime::format_err!("the module exports no memory")))?;
+    memory
+        .write(&mut *store, ptr as u32 as usize, &input)
+        .map_err(|_| {
+            Execution(wasmtime::format_err!(
+                "`{EXPORT_ALLOC}` returned a buffer outside memory"
+            ))
+        })?;
+    let export = format!("{APP_EXPORT_PREFIX}{app}");
+    let func = instance
+        .get_typed_func::<(i32, i32), i32>(&mut *store, &export)
+        .map_err(Instantiation)?;
+    func.call(&mut *store, (ptr, len)).map_err(Execution)
+}
+
+fn interpret_status(
+    status: i32,
+    output: Option<Vec<u8>>,
+    app: &str,
+) -> Result<Vec<u8>, TaskFailure> {
+    let text =
+        |bytes: Option<Vec<u8>>| String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned();
+    match status {
+        STATUS_OK => output.ok_or_else(|| {
+            TaskFailure::new(
+                FailureKind::Trap,
+                format!("app `{app}` returned without a result"),
+            )
+        }),
+        STATUS_APP_ERROR => Err(TaskFailure::new(FailureKind::AppError, text(output))),
+        STATUS_BAD_INPUT => Err(TaskFailure::new(FailureKind::BadInput, text(output))),
+        other => Err(TaskFailure::new(
+            FailureKind::Trap,
+            format!("app `{app}` returned the unknown status {other}"),
+        )),
+    }
+}
+
+fn infra_run(message: String) -> TaskRun {
+    TaskRun {
+        outcome: Err(TaskFailure::new(FailureKind::Infrastructure, message)),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        fuel_used: None,
+    }
+}

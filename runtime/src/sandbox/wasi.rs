@@ -1,0 +1,170 @@
+//! WASI preview 1 with no ambient authority: no environment, arguments, preopened directories or
+//! network; virtual clocks; randomness seeded from the task key (DESIGN §3.2).
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
+
+use crate::key::TaskKey;
+
+/// How much a task may print on each of stdout and stderr; writing more traps the guest.
+pub(crate) const OUTPUT_CAPACITY: usize = 16 << 20;
+
+/// The wall clock every guest sees starts at 2000-01-01T00:00:00Z.
+const VIRTUAL_EPOCH: Duration = Duration::from_secs(946_684_800);
+/// Each reading of a virtual clock advances it by this much, so elapsed times are positive and
+/// the same on every run.
+const TICK_NANOS: u64 = 1_000;
+
+/// A clock that advances by a fixed step at every reading, independent of real time.
+#[derive(Default)]
+struct VirtualClock {
+    readings: AtomicU64,
+}
+
+impl VirtualClock {
+    fn next(&self) -> u64 {
+        self.readings
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_mul(TICK_NANOS)
+    }
+}
+
+impl HostWallClock for VirtualClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(TICK_NANOS)
+    }
+
+    fn now(&self) -> Duration {
+        VIRTUAL_EPOCH + Duration::from_nanos(self.next())
+    }
+}
+
+impl HostMonotonicClock for VirtualClock {
+    fn resolution(&self) -> u64 {
+        TICK_NANOS
+    }
+
+    fn now(&self) -> u64 {
+        self.next()
+    }
+}
+
+/// An endless stream of bytes from blake3's extendable output, keyed by the task key: the same
+/// task reads the same "random" bytes on every run and machine, different tasks different ones.
+struct KeyedRandom(blake3::OutputReader);
+
+impl KeyedRandom {
+    fn new(key: &TaskKey, stream: &str) -> Self {
+        let mut hasher = blake3::Hasher::new_derive_key("wf 2026 guest randomness");
+        hasher.update(&key.0).update(stream.as_bytes());
+        KeyedRandom(hasher.finalize_xof())
+    }
+}
+
+impl rand_core::TryRng for KeyedRandom {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut buf = [0; 4];
+        self.0.fill(&mut buf);
+        Ok(u32::from_le_bytes(buf))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut buf = [0; 8];
+        self.0.fill(&mut buf);
+        Ok(u64::from_le_bytes(buf))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.0.fill(dst);
+        Ok(())
+    }
+}
+
+/// The captured output of one guest.
+pub(crate) struct CapturedOutput {
+    pub stdout: MemoryOutputPipe,
+    pub stderr: MemoryOutputPipe,
+}
+
+impl CapturedOutput {
+    pub fn take(self) -> (Vec<u8>, Vec<u8>) {
+        (
+            self.stdout.contents().to_vec(),
+            self.stderr.contents().to_vec(),
+        )
+    }
+}
+
+/// Where a guest's stdout and stderr go.
+pub(crate) enum Stdio {
+    /// Captured in memory, for a task's log.
+    Capture,
+    /// The host's own stdout and stderr (a workflow's output goes to the user's terminal).
+    Inherit,
+}
+
+/// A WASI context for one guest: nothing ambient, everything that varies derived from `seed`.
+pub(crate) fn guest_wasi(seed: &TaskKey, stdio: Stdio) -> (WasiP1Ctx, Option<CapturedOutput>) {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .wall_clock(VirtualClock::default())
+        .monotonic_clock(VirtualClock::default())
+        .secure_random(KeyedRandom::new(seed, "secure"))
+        .insecure_random(KeyedRandom::new(seed, "insecure"))
+        .insecure_random_seed(u128::from_le_bytes(
+            seed.0[..16].try_into().expect("16 of 32 bytes"),
+        ))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    let captured = match stdio {
+        Stdio::Capture => {
+            let out = CapturedOutput {
+                stdout: MemoryOutputPipe::new(OUTPUT_CAPACITY),
+                stderr: MemoryOutputPipe::new(OUTPUT_CAPACITY),
+            };
+            builder
+                .stdout(out.stdout.clone())
+                .stderr(out.stderr.clone());
+            Some(out)
+        }
+        Stdio::Inherit => {
+            builder.inherit_stdout().inherit_stderr();
+            None
+        }
+    };
+    (builder.build_p1(), captured)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::Rng;
+
+    #[test]
+    fn virtual_clock_advances_by_ticks() {
+        let clock = VirtualClock::default();
+        assert_eq!(HostMonotonicClock::now(&clock), 0);
+        assert_eq!(HostMonotonicClock::now(&clock), TICK_NANOS);
+        assert_eq!(
+            HostWallClock::now(&clock),
+            VIRTUAL_EPOCH + Duration::from_nanos(2 * TICK_NANOS)
+        );
+    }
+
+    #[test]
+    fn keyed_random_depends_on_the_key_only() {
+        let a = TaskKey([1; 32]);
+        let b = TaskKey([2; 32]);
+        let draw = |key: &TaskKey| KeyedRandom::new(key, "secure").next_u64();
+        assert_eq!(draw(&a), draw(&a));
+        assert_ne!(draw(&a), draw(&b));
+    }
+}
