@@ -8,6 +8,7 @@ mod json_codec;
 mod key;
 mod runinfo;
 mod sandbox;
+mod scheduler;
 
 pub use config::{DurationError, parse_duration};
 pub use guest_build::{BuildError, BuildOptions, GUEST_TARGET, build_guest};
@@ -18,4 +19,8 @@ pub use key::{
 pub use sandbox::{
     ArtifactStore, EngineFingerprint, EngineSettings, FailureKind, Limits, LoadedModule,
     ModuleError, Sandbox, TaskFailure, TaskRun, WorkflowHost,
+};
+pub use scheduler::{
+    Action, ArgSource, Counts, FailureCause, LookupAnswer, Resolution, Scheduler, SubmitError,
+    TaskArgs, TaskId, TaskSpec, TaskStatus, encode_fan_in,
 };
