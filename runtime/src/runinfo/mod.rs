@@ -1,1 +1,38 @@
 //! The only place that touches the filesystem: runs, the checkpoint log and blobs.
+//!
+//! Architecture Invariant: every access goes through a cap-std [`Dir`](cap_std::fs::Dir); only
+//! [`RunInfo::open`] and [`load_checkpoint_dir`] resolve a path with ambient authority (they are
+//! the edge, called with what the user named). Names below a `Dir` are built by the engine from a
+//! [`RunId`] or a digest, never taken from a record or a guest, so nothing escapes its directory.
+//!
+//! Architecture Invariant: no bytes read from disk can cause a panic; damage becomes a
+//! [`LoadWarning`] or a [`StoreError`] that names the file (and offset).
+//!
+//! The checkpoint log's format is documented in `FORMAT.md` beside this file.
+
+mod atomic_file;
+mod blobs;
+mod error;
+mod format;
+mod loader;
+mod memo;
+mod record;
+mod run_id;
+mod runs;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use blobs::{BlobDir, INLINE_LIMIT};
+pub use error::{LoadProblem, LoadWarning, StoreError};
+pub use format::FORMAT_VERSION;
+pub use loader::{LoadedCheckpoint, load_checkpoint, load_checkpoint_dir};
+pub use memo::{MemoEntry, MemoTable, Resolved};
+pub use record::{
+    CheckpointRecord, GuestFailure, Outcome, OutcomeRef, OutputFile, OutputFileRef, Payload,
+    PayloadRef, RecordRef,
+};
+pub use run_id::{ParseRunIdError, RunId};
+pub use runs::{LogStream, RunHandle, RunInfo};
+pub use writer::CheckpointWriter;

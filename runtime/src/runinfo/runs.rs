@@ -1,0 +1,299 @@
+//! The `runinfo/` root and its runs: allocation, locking, listing, task logs and summaries.
+//!
+//! Architecture Invariant: the root is the only directory opened by an ambient path; every other
+//! access is relative to a `Dir`, by a name the engine built from a [`RunId`] or a digest.
+
+use std::fs::{File as StdFile, TryLockError};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::atomic_file::{sync_dir, write_atomically};
+use super::blobs::BLOBS_DIR;
+use super::error::StoreError;
+use super::loader::{LoadedCheckpoint, load_checkpoint};
+use super::run_id::RunId;
+use super::writer::CheckpointWriter;
+use crate::key::TaskKey;
+
+/// Serializes run allocation between processes (exclusive) against liveness checks (shared).
+const ROOT_LOCK: &str = ".lock";
+/// Held exclusively by the process that owns a run, for as long as it runs.
+const RUN_LOCK: &str = "run.lock";
+const CHECKPOINT_DIR: &str = "checkpoint";
+const TASKS_DIR: &str = "tasks";
+const SUMMARY_FILE: &str = "summary.json";
+
+/// The `runinfo/` directory: every run of a workflow, numbered.
+#[derive(Debug)]
+pub struct RunInfo {
+    root: Dir,
+    path: PathBuf,
+}
+
+impl RunInfo {
+    /// Opens the runinfo directory at `path`, creating it if missing. This is an edge of the
+    /// program: the only path resolved with ambient authority.
+    pub fn open(path: impl AsRef<Path>) -> Result<RunInfo, StoreError> {
+        let path = path.as_ref();
+        Dir::create_ambient_dir_all(path, ambient_authority())
+            .map_err(StoreError::io("create directory", path))?;
+        let root = Dir::open_ambient_dir(path, ambient_authority())
+            .map_err(StoreError::io("open directory", path))?;
+        Ok(RunInfo {
+            root,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The runinfo directory, as the user named it.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Allocates the next run directory with `checkpoint/` (an empty log) and `tasks/` inside,
+    /// and locks it for the life of the handle (and of its checkpoint writer).
+    ///
+    /// Concurrent processes never get the same run: allocation holds an exclusive lock on the
+    /// root's lock file, and the directory is created with `mkdir`, which fails if it exists.
+    pub fn create_run(&self) -> Result<RunHandle, StoreError> {
+        let _allocating = self.lock_root(true)?;
+        let mut id = match self.runs()?.last() {
+            None => Some(RunId::FIRST),
+            Some(last) => last.next(),
+        };
+        let id = loop {
+            let Some(candidate) = id else {
+                return Err(StoreError::RunIdsExhausted {
+                    path: self.path.clone(),
+                });
+            };
+            match self.root.create_dir(candidate.to_string()) {
+                Ok(()) => break candidate,
+                // Only a process that ignores the root lock can get here; step past it.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => id = candidate.next(),
+                Err(e) => {
+                    return Err(StoreError::io("create directory", self.run_path(candidate))(e));
+                }
+            }
+        };
+        let path = self.run_path(id);
+        let dir = self
+            .root
+            .open_dir(id.to_string())
+            .map_err(StoreError::io("open", &path))?;
+        let lock_path = path.join(RUN_LOCK);
+        let lock = dir
+            .open_with(RUN_LOCK, OpenOptions::new().write(true).create(true))
+            .map_err(StoreError::io("create", &lock_path))?
+            .into_std();
+        lock.try_lock()
+            .map_err(|e| StoreError::io("lock", &lock_path)(e.into()))?;
+        let lock = Arc::new(lock);
+
+        for sub in [CHECKPOINT_DIR, TASKS_DIR] {
+            dir.create_dir(sub)
+                .map_err(StoreError::io("create directory", path.join(sub)))?;
+        }
+        let checkpoint_path = path.join(CHECKPOINT_DIR);
+        let checkpoint = dir
+            .open_dir(CHECKPOINT_DIR)
+            .map_err(StoreError::io("open", &checkpoint_path))?;
+        checkpoint.create_dir(BLOBS_DIR).map_err(StoreError::io(
+            "create directory",
+            checkpoint_path.join(BLOBS_DIR),
+        ))?;
+        let writer = CheckpointWriter::create(&checkpoint, &checkpoint_path, Some(lock.clone()))?;
+        let tasks = dir
+            .open_dir(TASKS_DIR)
+            .map_err(StoreError::io("open", path.join(TASKS_DIR)))?;
+        // The run and its empty log must survive a crash: a later `--resume` expects every run
+        // directory to hold a checkpoint.
+        sync_dir(&checkpoint, &checkpoint_path)?;
+        sync_dir(&dir, &path)?;
+        sync_dir(&self.root, &self.path)?;
+        Ok(RunHandle {
+            id,
+            dir,
+            tasks,
+            path,
+            writer: Some(writer),
+            _lock: lock,
+        })
+    }
+
+    /// The runs, in numeric order (`999` before `1000`). Entries that are not run directories
+    /// are ignored.
+    pub fn runs(&self) -> Result<Vec<RunId>, StoreError> {
+        let mut runs = Vec::new();
+        let entries = self
+            .root
+            .entries()
+            .map_err(StoreError::io("list", &self.path))?;
+        for entry in entries {
+            let entry = entry.map_err(StoreError::io("list", &self.path))?;
+            let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<RunId>().ok())
+            else {
+                continue;
+            };
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                runs.push(id);
+            }
+        }
+        runs.sort_unstable();
+        Ok(runs)
+    }
+
+    /// Whether a process still holds run `id` (so it must not be collected).
+    pub fn is_live(&self, id: RunId) -> Result<bool, StoreError> {
+        // Shared against allocation, so a run being set up is never seen half-made.
+        let _root = self.lock_root(false)?;
+        let lock_path = self.run_path(id).join(RUN_LOCK);
+        let file = match self.root.open_with(
+            Path::new(&id.to_string()).join(RUN_LOCK),
+            OpenOptions::new().write(true),
+        ) {
+            Ok(file) => file.into_std(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(StoreError::io("open", &lock_path)(e)),
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(false),
+            Err(TryLockError::WouldBlock) => Ok(true),
+            Err(TryLockError::Error(e)) => Err(StoreError::io("lock", &lock_path)(e)),
+        }
+    }
+
+    /// Loads the checkpoint of run `id`.
+    pub fn load_checkpoint(&self, id: RunId) -> Result<LoadedCheckpoint, StoreError> {
+        let path = self.run_path(id).join(CHECKPOINT_DIR);
+        let dir = self
+            .root
+            .open_dir(Path::new(&id.to_string()).join(CHECKPOINT_DIR))
+            .map_err(StoreError::io("open", &path))?;
+        load_checkpoint(&dir, path)
+    }
+
+    /// Reads the summary of run `id`, if it wrote one.
+    pub fn read_summary<T: DeserializeOwned>(&self, id: RunId) -> Result<Option<T>, StoreError> {
+        let path = self.run_path(id).join(SUMMARY_FILE);
+        let bytes = match self
+            .root
+            .read(Path::new(&id.to_string()).join(SUMMARY_FILE))
+        {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io("read", &path)(e)),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| StoreError::BadSummary { path, source })
+    }
+
+    /// The directory of run `id`, as the user would name it.
+    pub fn run_path(&self, id: RunId) -> PathBuf {
+        self.path.join(id.to_string())
+    }
+
+    fn lock_root(&self, exclusive: bool) -> Result<StdFile, StoreError> {
+        let path = self.path.join(ROOT_LOCK);
+        let file = self
+            .root
+            .open_with(ROOT_LOCK, OpenOptions::new().write(true).create(true))
+            .map_err(StoreError::io("open", &path))?
+            .into_std();
+        let locked = if exclusive {
+            file.lock()
+        } else {
+            file.lock_shared()
+        };
+        locked.map_err(StoreError::io("lock", &path))?;
+        Ok(file)
+    }
+}
+
+/// Which output stream of a task a log holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogStream {
+    /// The guest's stdout.
+    Stdout,
+    /// The guest's stderr.
+    Stderr,
+}
+
+impl LogStream {
+    fn extension(self) -> &'static str {
+        match self {
+            LogStream::Stdout => "stdout",
+            LogStream::Stderr => "stderr",
+        }
+    }
+}
+
+/// A run this process owns. Its lock is released when the handle and its checkpoint writer are
+/// both dropped (or the process dies).
+#[derive(Debug)]
+pub struct RunHandle {
+    id: RunId,
+    dir: Dir,
+    tasks: Dir,
+    path: PathBuf,
+    writer: Option<CheckpointWriter>,
+    _lock: Arc<StdFile>,
+}
+
+impl RunHandle {
+    /// The run's id.
+    pub fn id(&self) -> RunId {
+        self.id
+    }
+
+    /// The run's directory, as the user would name it.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The run's checkpoint directory, as the user would name it.
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.path.join(CHECKPOINT_DIR)
+    }
+
+    /// The writer of the run's checkpoint log; `None` after the first call (a log has one
+    /// writer).
+    pub fn take_checkpoint_writer(&mut self) -> Option<CheckpointWriter> {
+        self.writer.take()
+    }
+
+    /// Opens `tasks/<key hex>.<stdout|stderr>` for appending (created if missing), for the
+    /// sandbox to send a guest's output to.
+    pub fn task_log(&self, key: &TaskKey, stream: LogStream) -> Result<StdFile, StoreError> {
+        let name = format!("{}.{}", key.to_hex(), stream.extension());
+        let file = self
+            .tasks
+            .open_with(&name, OpenOptions::new().append(true).create(true))
+            .map_err(StoreError::io(
+                "open",
+                self.path.join(TASKS_DIR).join(&name),
+            ))?;
+        Ok(file.into_std())
+    }
+
+    /// Writes `summary.json` (pretty JSON) atomically: a reader sees the old summary or the new.
+    pub fn write_summary<T: Serialize + ?Sized>(&self, summary: &T) -> Result<(), StoreError> {
+        let mut json =
+            serde_json::to_vec_pretty(summary).map_err(|source| StoreError::BadSummary {
+                path: self.path.join(SUMMARY_FILE),
+                source,
+            })?;
+        json.push(b'\n');
+        write_atomically(&self.dir, &self.path, SUMMARY_FILE, &json)
+    }
+}
