@@ -46,6 +46,7 @@ const MODULES: &[(&str, &[&str], &[&str])] = &[
             "noop",
             "spin",
             "chatty",
+            "counter",
         ],
         &["noops", "spins"],
     ),

@@ -221,7 +221,7 @@ mod tests {
         let args = [ValueDigest::of(&[4])];
         assert_eq!(
             TaskKey::derive(&inputs(&args, "")).to_hex(),
-            "b51f0a4b9a7ee13eb2fe27c4fb4c1e4bd1f8fd52b8a1ae3c1e1a4f2d56c1f79a"
+            "6dadf5632727b6c10422e29af4b9eeb950ea232ca25e07dd2704ba2b6a6c210f"
         );
         let with_fuel = KeyInputs {
             fuel: Some(1_000_000),
@@ -229,7 +229,7 @@ mod tests {
         };
         assert_eq!(
             TaskKey::derive(&with_fuel).to_hex(),
-            "0000000000000000000000000000000000000000000000000000000000000000"
+            "e8e493d13a1b99567c8777c7c05493ee59c6ed624f9a1508b8b6d4d933503069"
         );
         assert_eq!(
             ValueDigest::of(b"").to_hex(),
@@ -270,7 +270,7 @@ mod tests {
         );
         assert_eq!(
             plain.to_hex(),
-            "0000000000000000000000000000000000000000000000000000000000000000"
+            "a176748a7d99b44734f4021e30ea224eb170ce6f0d9a1e5ac2682f5a635d8a52"
         );
     }
 

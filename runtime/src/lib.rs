@@ -17,10 +17,11 @@ pub use key::{
     KEY_VERSION, KeyInputs, ModuleDigest, NotWasm, ParseDigestError, TaskKey, ValueDigest,
 };
 pub use runinfo::{
-    BlobDir, CheckpointRecord, CheckpointWriter, FORMAT_VERSION, GuestFailure, INLINE_LIMIT,
-    LoadProblem, LoadWarning, LoadedCheckpoint, LogStream, MemoEntry, MemoTable, Outcome,
-    OutcomeRef, OutputFile, OutputFileRef, ParseRunIdError, Payload, PayloadRef, RecordRef,
-    Resolved, RunHandle, RunId, RunInfo, StoreError, load_checkpoint, load_checkpoint_dir,
+    BlobDir, CheckpointRecord, CheckpointWriter, CompiledCache, FORMAT_VERSION, GuestFailure,
+    INLINE_LIMIT, LoadProblem, LoadWarning, LoadedCheckpoint, LogStream, MemoEntry, MemoTable,
+    Outcome, OutcomeRef, OutputFile, OutputFileRef, ParseRunIdError, Payload, PayloadRef,
+    RecordRef, Resolved, RunHandle, RunId, RunInfo, StoreError, load_checkpoint,
+    load_checkpoint_dir,
 };
 pub use sandbox::{
     ArtifactStore, EngineFingerprint, EngineSettings, FailureKind, Limits, LoadedModule,

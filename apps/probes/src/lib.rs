@@ -4,7 +4,8 @@
 //!   memory ceiling stops it, [`spin`] burns a known amount of CPU;
 //! - determinism: [`clock`] reads the wall and monotonic clocks, [`random`] draws from WASI
 //!   `random_get`, [`nan`] and [`nan_payload`] produce NaNs by arithmetic (canonicalization);
-//! - isolation: [`ambient`] reports the environment, arguments and files a task can see;
+//! - isolation: [`ambient`] reports the environment, arguments and files a task can see, and
+//!   [`counter`] shows whether state survives from one task to the next;
 //! - overhead: [`noop`] does nothing, and the workflows [`noops`] and [`spins`] submit many tasks;
 //! - logs: [`chatty`] writes to stdout and stderr.
 //!
@@ -135,6 +136,15 @@ pub fn nan() -> f64 {
 #[app]
 pub fn nan_payload(bits: u64) -> f64 {
     black_box(f64::from_bits(bits)) + black_box(0.0)
+}
+
+static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts its own calls in a static and returns the count: 1 every time when each task gets a
+/// fresh instance, as the host promises.
+#[app]
+pub fn counter() -> u64 {
+    CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
 }
 
 /// Returns its input: the cheapest possible task.

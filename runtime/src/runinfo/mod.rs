@@ -12,6 +12,7 @@
 
 mod atomic_file;
 mod blobs;
+mod compiled;
 mod error;
 mod format;
 mod loader;
@@ -25,6 +26,7 @@ mod writer;
 mod tests;
 
 pub use blobs::{BlobDir, INLINE_LIMIT};
+pub use compiled::CompiledCache;
 pub use error::{LoadProblem, LoadWarning, StoreError};
 pub use format::FORMAT_VERSION;
 pub use loader::{LoadedCheckpoint, load_checkpoint, load_checkpoint_dir};

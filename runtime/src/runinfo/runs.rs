@@ -203,6 +203,20 @@ impl RunInfo {
         self.path.join(id.to_string())
     }
 
+    /// Opens (creating it if missing) one of the engine's own directories in the root, such as
+    /// the compiled-module cache. `name` is a constant of the engine, never user input.
+    pub(crate) fn engine_dir(&self, name: &'static str) -> Result<(Dir, PathBuf), StoreError> {
+        let path = self.path.join(name);
+        self.root
+            .create_dir_all(name)
+            .map_err(StoreError::io("create", &path))?;
+        let dir = self
+            .root
+            .open_dir(name)
+            .map_err(StoreError::io("open", &path))?;
+        Ok((dir, path))
+    }
+
     fn lock_root(&self, exclusive: bool) -> Result<StdFile, StoreError> {
         let path = self.path.join(ROOT_LOCK);
         let file = self

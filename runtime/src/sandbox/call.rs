@@ -47,10 +47,10 @@ impl Sandbox {
             TaskState::new(wasi, limits.memory_bytes),
         );
         store.limiter(|state| &mut state.ceiling);
-        if let Some(fuel) = limits.fuel {
-            if let Err(e) = store.set_fuel(fuel) {
-                return infra_run(format!("could not set fuel: {e:#}"));
-            }
+        if let Some(fuel) = limits.fuel
+            && let Err(e) = store.set_fuel(fuel)
+        {
+            return infra_run(format!("could not set fuel: {e:#}"));
         }
         if let Some(timeout) = limits.timeout {
             let ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1;

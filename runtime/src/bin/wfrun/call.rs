@@ -1,11 +1,15 @@
 //! `wfrun call MODULE APP [ARG ...]`
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use wf_runtime::{
-    EngineSettings, KeyInputs, Sandbox, TaskKey, ValueDigest, decode_output, encode_args, signature,
+    CheckpointRecord, CompiledCache, EngineSettings, KeyInputs, LogStream, MemoTable, Outcome,
+    Resolved, RunInfo, Sandbox, TaskKey, ValueDigest, decode_output, encode_args, signature,
 };
 
 use crate::limits::LimitArgs;
@@ -19,7 +23,7 @@ pub struct Args {
     /// The app to call.
     app: String,
     /// One JSON value per parameter (a bare word is accepted for a string parameter).
-    #[arg(allow_hyphen_values = true)]
+    #[arg(allow_negative_numbers = true)]
     args: Vec<String>,
     #[command(flatten)]
     runinfo: RunInfoArg,
@@ -40,7 +44,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         limits: args.limits.limits(),
         ..EngineSettings::default()
     };
-    let sandbox = Sandbox::new(settings, None)?;
+    let runinfo = RunInfo::open(&args.runinfo.runinfo)?;
+    let compiled = CompiledCache::open(&runinfo)?;
+    let sandbox = Sandbox::new(settings, Some(Arc::new(compiled)))?;
     let module = sandbox
         .load(&bytes)
         .with_context(|| format!("loading {}", args.module.display()))?;
@@ -66,12 +72,60 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         fuel: args.limits.fuel,
         salt: &args.salt,
     });
+    let memoize = !args.no_memo && app.cache;
+    if memoize && let Some(bytes) = recorded_result(&runinfo, &key)? {
+        eprintln!(
+            "wfrun: cache hit: `{}` (task {key}) was recorded by an earlier run",
+            app.name
+        );
+        println!("{}", decode_output(app, &bytes)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let mut run = runinfo.create_run()?;
+    let started_unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let clock = Instant::now();
     let arg_refs: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
-    let run = sandbox.call(&module, &app.name, &arg_refs, &key);
-    match run.outcome {
+    let task = sandbox.call(&module, &app.name, &arg_refs, &key);
+    let duration_us = clock.elapsed().as_micros() as u64;
+    for (stream, bytes) in [
+        (LogStream::Stdout, &task.stdout),
+        (LogStream::Stderr, &task.stderr),
+    ] {
+        if !bytes.is_empty() {
+            let mut log = run.task_log(&key, stream)?;
+            log.write_all(bytes).context("writing the task log")?;
+        }
+    }
+    let summary = serde_json::json!({
+        "command": "call",
+        "app": app.name,
+        "key": key.to_hex(),
+        "status": if task.outcome.is_ok() { "executed" } else { "failed" },
+        "seconds": duration_us as f64 / 1e6,
+    });
+    run.write_summary(&summary)?;
+    match task.outcome {
         Ok(bytes) => {
-            let value = decode_output(app, &bytes)?;
-            println!("{value}");
+            if memoize {
+                let mut writer = run
+                    .take_checkpoint_writer()
+                    .context("the run's checkpoint log")?;
+                let record = CheckpointRecord {
+                    key,
+                    app: app.name.clone(),
+                    module: module.digest(),
+                    outcome: Outcome::Ok(writer.payload(&bytes)?),
+                    outputs: Vec::new(),
+                    started_unix_ms,
+                    duration_us,
+                    attempts: 1,
+                };
+                writer.commit([&record])?;
+            }
+            println!("{}", decode_output(app, &bytes)?);
             Ok(ExitCode::SUCCESS)
         }
         Err(failure) => {
@@ -79,7 +133,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "wfrun: task `{}` failed ({}): {}",
                 app.name, failure.kind, failure.message
             );
+            if !task.stdout.is_empty() || !task.stderr.is_empty() {
+                eprintln!(
+                    "wfrun: its output is in {}/tasks/{key}.stdout and .stderr",
+                    run.path().display()
+                );
+            }
             Ok(ExitCode::from(EXIT_TASK_FAILED))
+        }
+    }
+}
+
+/// The recorded result of `key` in any run of `runinfo`, the most recent run winning. Damaged
+/// checkpoints are reported and skipped; a damaged blob is a miss.
+fn recorded_result(runinfo: &RunInfo, key: &TaskKey) -> anyhow::Result<Option<Vec<u8>>> {
+    let mut memo = MemoTable::new();
+    for id in runinfo.runs()? {
+        match runinfo.load_checkpoint(id) {
+            Ok(checkpoint) => {
+                for warning in checkpoint.warnings() {
+                    eprintln!("wfrun: warning: {warning}");
+                }
+                memo.add_checkpoint(checkpoint);
+            }
+            Err(e) => eprintln!("wfrun: warning: skipping the checkpoint of run {id}: {e}"),
+        }
+    }
+    let Some(entry) = memo.get(key) else {
+        return Ok(None);
+    };
+    match entry.resolve() {
+        Ok(Resolved::Ok(bytes)) => Ok(Some(bytes.into_owned())),
+        Ok(Resolved::Failed { .. }) => Ok(None),
+        Err(e) => {
+            eprintln!("wfrun: warning: recomputing task {key}: {e}");
+            Ok(None)
         }
     }
 }

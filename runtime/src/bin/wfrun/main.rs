@@ -22,7 +22,7 @@ pub const EXIT_USAGE: u8 = 2;
 /// wf runs scientific workflows whose tasks are WebAssembly modules: each task sandboxed,
 /// memoized by a content hash of its code and inputs, and checkpointed so reruns reuse results.
 #[derive(Debug, Parser)]
-#[command(name = "wfrun", version, about, long_about = None)]
+#[command(name = "wfrun", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
