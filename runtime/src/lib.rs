@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod config;
+mod executor;
 mod guest_build;
 mod json_codec;
 mod key;
@@ -11,6 +12,10 @@ mod sandbox;
 mod scheduler;
 
 pub use config::{DurationError, parse_duration};
+pub use executor::{
+    Backend, Completion, Input, Job, JobDone, LocalBackend, RunError, RunReport, Runner,
+    RunnerConfig, Session, TaskError, TaskHandle, TaskReport, TaskStatusReport,
+};
 pub use guest_build::{BuildError, BuildOptions, GUEST_TARGET, build_guest};
 pub use json_codec::{CodecError, decode_output, encode_args, encode_value, signature};
 pub use key::{

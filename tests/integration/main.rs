@@ -6,6 +6,7 @@ mod determinism;
 mod limits;
 mod modules;
 mod sandbox;
+mod workflows;
 
 use wf_runtime::{EngineSettings, KeyInputs, LoadedModule, Sandbox, TaskKey, TaskRun, ValueDigest};
 

@@ -3,11 +3,12 @@
 use wasmtime::Store;
 use wf_abi::{
     APP_EXPORT_PREFIX, CallInput, EXPORT_ALLOC, STATUS_APP_ERROR, STATUS_BAD_INPUT, STATUS_OK,
+    WORKFLOW_EXPORT_PREFIX,
 };
 
 use super::engine::EPOCH_TICK;
 use super::failure::{FailureKind, TaskFailure, classify};
-use super::host::TaskState;
+use super::host::{TaskState, WorkflowHost};
 use super::loader::{LoadedModule, Sandbox, initialize};
 use super::wasi::{Stdio, guest_wasi};
 use crate::key::TaskKey;
@@ -50,7 +51,7 @@ impl Sandbox {
         if let Some(fuel) = limits.fuel
             && let Err(e) = store.set_fuel(fuel)
         {
-            return infra_run(format!("could not set fuel: {e:#}"));
+            return TaskRun::infrastructure(format!("could not set fuel: {e:#}"));
         }
         if let Some(timeout) = limits.timeout {
             let ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1;
@@ -93,6 +94,75 @@ impl Sandbox {
             stdout,
             stderr,
             fuel_used,
+        }
+    }
+}
+
+impl Sandbox {
+    /// Runs workflow `entry` of `module` in its own instance; its requests go to `host`, its
+    /// stdout and stderr to the user's terminal. Returns when the workflow function returns.
+    pub fn run_workflow(
+        &self,
+        module: &LoadedModule,
+        entry: &str,
+        host: Box<dyn WorkflowHost>,
+    ) -> Result<(), TaskFailure> {
+        if !module.workflows().iter().any(|w| w == entry) {
+            return Err(TaskFailure::new(
+                FailureKind::BadInput,
+                format!("the module has no workflow `{entry}`"),
+            ));
+        }
+        let limits = self.limits();
+        // A workflow's randomness is seeded by what it is: its module and entry.
+        let seed = TaskKey(
+            *blake3::Hasher::new_derive_key("wf 2026 workflow seed")
+                .update(&module.digest().0)
+                .update(entry.as_bytes())
+                .finalize()
+                .as_bytes(),
+        );
+        let (wasi, _) = guest_wasi(&seed, Stdio::Inherit);
+        let mut state = TaskState::new(wasi, limits.memory_bytes);
+        state.workflow = Some(host);
+        let mut store = Store::new(&self.handle.engine, state);
+        store.limiter(|state| &mut state.ceiling);
+        // Limits are per task; the workflow itself mostly waits on its tasks.
+        if limits.fuel.is_some() {
+            let _ = store.set_fuel(u64::MAX);
+        }
+        if limits.timeout.is_some() {
+            store.set_epoch_deadline(u64::MAX / 4);
+        }
+        let outcome = (|| {
+            let instance = module
+                .0
+                .pre
+                .instantiate(&mut store)
+                .map_err(Instantiation)?;
+            initialize(&instance, &mut store).map_err(Execution)?;
+            let export = format!("{WORKFLOW_EXPORT_PREFIX}{entry}");
+            let func = instance
+                .get_typed_func::<(), i32>(&mut store, &export)
+                .map_err(Instantiation)?;
+            func.call(&mut store, ()).map_err(Execution)
+        })();
+        let state = store.into_data();
+        match outcome {
+            Ok(STATUS_OK) => Ok(()),
+            Ok(_) => Err(TaskFailure::new(
+                FailureKind::AppError,
+                String::from_utf8_lossy(&state.output.unwrap_or_default()).into_owned(),
+            )),
+            Err(Instantiation(e)) => Err(TaskFailure::new(
+                FailureKind::Infrastructure,
+                format!("could not start the workflow: {e:#}"),
+            )),
+            Err(Execution(e)) => {
+                let mut evidence = state.evidence;
+                evidence.memory_denied = state.ceiling.denied;
+                Err(classify(&e, &evidence, limits.in_force()))
+            }
         }
     }
 }
@@ -169,11 +239,14 @@ fn interpret_status(
     }
 }
 
-fn infra_run(message: String) -> TaskRun {
-    TaskRun {
-        outcome: Err(TaskFailure::new(FailureKind::Infrastructure, message)),
-        stdout: Vec::new(),
-        stderr: Vec::new(),
-        fuel_used: None,
+impl TaskRun {
+    /// A run that failed before the guest could start, for a reason outside it.
+    pub(crate) fn infrastructure(message: String) -> TaskRun {
+        TaskRun {
+            outcome: Err(TaskFailure::new(FailureKind::Infrastructure, message)),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            fuel_used: None,
+        }
     }
 }

@@ -106,6 +106,8 @@ impl CapturedOutput {
 pub(crate) enum Stdio {
     /// Captured in memory, for a task's log.
     Capture,
+    /// The host's own stdout and stderr: a workflow's output goes to the user's terminal.
+    Inherit,
 }
 
 /// A WASI context for one guest: nothing ambient, everything that varies derived from `seed`.
@@ -132,6 +134,10 @@ pub(crate) fn guest_wasi(seed: &TaskKey, stdio: Stdio) -> (WasiP1Ctx, Option<Cap
                 .stdout(out.stdout.clone())
                 .stderr(out.stderr.clone());
             Some(out)
+        }
+        Stdio::Inherit => {
+            builder.inherit_stdout().inherit_stderr();
+            None
         }
     };
     (builder.build_p1(), captured)

@@ -9,7 +9,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use wf_runtime::{
     CheckpointRecord, CompiledCache, EngineSettings, KeyInputs, LogStream, MemoTable, Outcome,
-    Resolved, RunInfo, Sandbox, TaskKey, ValueDigest, decode_output, encode_args, signature,
+    Resolved, RunInfo, RunReport, Sandbox, TaskError, TaskKey, TaskReport, TaskStatusReport,
+    ValueDigest, decode_output, encode_args, signature,
 };
 
 use crate::limits::LimitArgs;
@@ -99,13 +100,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             log.write_all(bytes).context("writing the task log")?;
         }
     }
-    let summary = serde_json::json!({
-        "command": "call",
-        "app": app.name,
-        "key": key.to_hex(),
-        "status": if task.outcome.is_ok() { "executed" } else { "failed" },
-        "seconds": duration_us as f64 / 1e6,
-    });
+    let failed = task.outcome.is_err();
+    let summary = RunReport {
+        id: Some(run.id().to_string()),
+        what: format!("call {} of {}", app.name, args.module.display()),
+        module: module.digest().to_hex(),
+        tasks: 1,
+        executed: u64::from(!failed),
+        cached: 0,
+        failed: u64::from(failed),
+        attempts: 1,
+        seconds: duration_us as f64 / 1e6,
+        ok: !failed,
+        error: None,
+        task_list: vec![TaskReport {
+            id: 0,
+            app: app.name.clone(),
+            key: key.to_hex(),
+            status: if failed {
+                TaskStatusReport::Failed
+            } else {
+                TaskStatusReport::Executed
+            },
+            attempts: 1,
+            seconds: duration_us as f64 / 1e6,
+            error: task.outcome.as_ref().err().map(|f| TaskError {
+                kind: Some(f.kind.as_str().to_owned()),
+                message: f.message.clone(),
+            }),
+        }],
+    };
     run.write_summary(&summary)?;
     match task.outcome {
         Ok(bytes) => {

@@ -13,6 +13,8 @@ mod build;
 mod call;
 mod inspect;
 mod limits;
+mod run;
+mod runs;
 
 /// Exit code: a task or the workflow failed.
 pub const EXIT_TASK_FAILED: u8 = 1;
@@ -36,6 +38,12 @@ enum Command {
     Inspect(inspect::Args),
     /// Call one app with JSON arguments; prints the result as JSON. Results are memoized.
     Call(call::Args),
+    /// Run a workflow: its tasks in fresh sandboxes on a thread pool, memoized and recorded.
+    Run(run::Args),
+    /// List the runs recorded in the runinfo directory.
+    Runs(runs::RunsArgs),
+    /// Show one run and its tasks.
+    Show(runs::ShowArgs),
 }
 
 /// The `--runinfo` option every subcommand that reads or writes runs takes.
@@ -52,6 +60,9 @@ fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Call(args) => call::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Runs(args) => runs::runs(args),
+        Command::Show(args) => runs::show(args),
     };
     match outcome {
         Ok(code) => code,

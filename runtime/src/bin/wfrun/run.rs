@@ -1,0 +1,178 @@
+//! `wfrun run MODULE [--entry NAME] [-j N] ...`
+
+use std::io::{IsTerminal, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use wf_runtime::{Counts, RunReport, Runner, RunnerConfig, Session};
+
+use crate::limits::LimitArgs;
+use crate::{EXIT_TASK_FAILED, RunInfoArg};
+
+/// Run a workflow.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The module (.wasm).
+    module: PathBuf,
+    /// The workflow to run.
+    #[arg(long, value_name = "NAME", default_value = "main")]
+    entry: String,
+    /// Worker threads (default: one per core).
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    jobs: Option<u32>,
+    #[command(flatten)]
+    runinfo: RunInfoArg,
+    /// Retries of a failed task.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retries: u32,
+    /// Retries for one app, overriding --retries: `APP=N` (repeatable).
+    #[arg(long = "app-retries", value_name = "APP=N", value_parser = parse_app_retries)]
+    app_retries: Vec<(String, u32)>,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Turn memoization off for this run.
+    #[arg(long)]
+    no_memo: bool,
+    /// A salt mixed into every task key, to force fresh results.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    salt: String,
+}
+
+fn parse_app_retries(text: &str) -> Result<(String, u32), String> {
+    let (app, n) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not APP=N"))?;
+    let n = n
+        .parse()
+        .map_err(|_| format!("`{n}` in `{text}` is not a number of retries"))?;
+    Ok((app.to_owned(), n))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&args.module)
+        .with_context(|| format!("reading {}", args.module.display()))?;
+    let mut config = RunnerConfig {
+        limits: args.limits.limits(),
+        retries: args.retries,
+        app_retries: args.app_retries.into_iter().collect(),
+        memoize: !args.no_memo,
+        salt: args.salt,
+        ..RunnerConfig::default()
+    };
+    if let Some(jobs) = args.jobs {
+        config.workers = jobs as usize;
+    }
+    let runner = Runner::new(config, Some(&args.runinfo.runinfo))?;
+    let module = runner
+        .load(&bytes)
+        .with_context(|| format!("loading {}", args.module.display()))?;
+    if !module.workflows().contains(&args.entry) {
+        anyhow::bail!(
+            "{} has no workflow `{}`; its workflows: {}",
+            args.module.display(),
+            args.entry,
+            if module.workflows().is_empty() {
+                "(none)".to_owned()
+            } else {
+                module.workflows().join(", ")
+            }
+        );
+    }
+    let session = runner.start(&format!(
+        "workflow {} of {}",
+        args.entry,
+        args.module.display()
+    ))?;
+    let done = AtomicBool::new(false);
+    let outcome = std::thread::scope(|scope| {
+        scope.spawn(|| show_progress(&session, &done));
+        let outcome = session.run_workflow(&module, &args.entry);
+        done.store(true, Ordering::Relaxed);
+        outcome
+    });
+    if let Err(failure) = &outcome {
+        eprintln!(
+            "wfrun: the workflow `{}` failed ({}): {}",
+            args.entry, failure.kind, failure.message
+        );
+    }
+    let report = session.finish_with(outcome.err().map(|f| f.to_string()))?;
+    eprintln!("{}", summary(&report, &args.runinfo.runinfo));
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_TASK_FAILED)
+    })
+}
+
+/// Live progress on a terminal; a plain line every few seconds otherwise.
+fn show_progress(session: &Session<'_>, done: &AtomicBool) {
+    let terminal = std::io::stderr().is_terminal();
+    let start = Instant::now();
+    let tick = if terminal {
+        Duration::from_millis(100)
+    } else {
+        Duration::from_secs(5)
+    };
+    let mut last_print = Instant::now();
+    let mut printed = false;
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(20));
+        if last_print.elapsed() < tick {
+            continue;
+        }
+        last_print = Instant::now();
+        let line = progress_line(&session.counts(), start.elapsed());
+        if terminal {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            eprintln!("{line}");
+        }
+        let _ = std::io::stderr().flush();
+        printed = true;
+    }
+    if terminal && printed {
+        eprint!("\r\x1b[2K");
+    }
+}
+
+fn progress_line(c: &Counts, elapsed: Duration) -> String {
+    let rate = c.done() as f64 / elapsed.as_secs_f64().max(1e-9);
+    format!(
+        "wf: {}/{} done · {} executed · {} cached · {} failed · {} running · {:.0} tasks/s",
+        c.done(),
+        c.submitted,
+        c.executed,
+        c.cached + c.shared,
+        c.failed,
+        c.running,
+        rate
+    )
+}
+
+fn summary(report: &RunReport, runinfo: &std::path::Path) -> String {
+    let run = report.id.as_deref().unwrap_or("-");
+    let verdict = if report.ok { "succeeded" } else { "FAILED" };
+    let retries = report
+        .attempts
+        .saturating_sub(report.executed + report.failed);
+    format!(
+        "wf: run {run} {verdict}: {} tasks in {:.2} s — {} executed, {} cached, {} failed{}; \
+         {:.0} tasks/s. Records and logs: {}/{run}",
+        report.tasks,
+        report.seconds,
+        report.executed,
+        report.cached,
+        report.failed,
+        if retries > 0 {
+            format!(", {retries} retried attempts")
+        } else {
+            String::new()
+        },
+        report.tasks as f64 / report.seconds.max(1e-9),
+        runinfo.display(),
+    )
+}

@@ -1,0 +1,153 @@
+//! Where tasks execute. The local backend is a pool of worker threads, each running one task at
+//! a time in a fresh sandbox instance. A batch-system backend (Slurm job arrays over a shared
+//! runinfo) is meant to be one more implementation of [`Backend`]: a [`Job`] names its module by
+//! digest and carries its argument bytes, so it crosses a process boundary without shared memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::key::{ModuleDigest, TaskKey};
+use crate::sandbox::{LoadedModule, Sandbox, TaskRun};
+use crate::scheduler::TaskId;
+
+/// One execution of a task.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The task in the run's scheduler.
+    pub task: TaskId,
+    /// The module, by digest.
+    pub module: ModuleDigest,
+    /// The app.
+    pub app: Arc<str>,
+    /// The task's key (it seeds the guest's randomness).
+    pub key: TaskKey,
+    /// The postcard bytes of each argument.
+    pub args: Arc<[Vec<u8>]>,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+}
+
+/// What came of a job.
+#[derive(Debug)]
+pub struct JobDone {
+    /// The job.
+    pub job: Job,
+    /// What the sandbox reported.
+    pub run: TaskRun,
+    /// When it started, in milliseconds since the Unix epoch.
+    pub started_unix_ms: u64,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+/// Receives finished jobs.
+pub type Completion = Arc<dyn Fn(JobDone) + Send + Sync>;
+
+/// Somewhere to execute jobs.
+pub trait Backend: Send + Sync {
+    /// Makes `module` available to jobs that name its digest.
+    fn register(&self, module: &LoadedModule);
+    /// Queues a job; its outcome arrives through the completion given at construction.
+    fn submit(&self, job: Job);
+}
+
+/// The local backend: `workers` threads sharing one engine.
+pub struct LocalBackend {
+    jobs: Option<Sender<Job>>,
+    modules: Arc<RwLock<HashMap<ModuleDigest, LoadedModule>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LocalBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBackend")
+            .field("workers", &self.threads.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalBackend {
+    /// Starts `workers` threads (at least one).
+    pub fn new(sandbox: Arc<Sandbox>, workers: usize, completion: Completion) -> LocalBackend {
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+        let modules: Arc<RwLock<HashMap<ModuleDigest, LoadedModule>>> = Arc::default();
+        let threads = (0..workers.max(1))
+            .map(|i| {
+                let rx: Receiver<Job> = rx.clone();
+                let sandbox = sandbox.clone();
+                let modules = modules.clone();
+                let completion = completion.clone();
+                std::thread::Builder::new()
+                    .name(format!("wf-worker-{i}"))
+                    .spawn(move || worker(&rx, &sandbox, &modules, &completion))
+                    .expect("spawning a worker thread: the OS refused a thread")
+            })
+            .collect();
+        LocalBackend {
+            jobs: Some(tx),
+            modules,
+            threads,
+        }
+    }
+}
+
+fn worker(
+    jobs: &Receiver<Job>,
+    sandbox: &Sandbox,
+    modules: &RwLock<HashMap<ModuleDigest, LoadedModule>>,
+    completion: &Completion,
+) {
+    while let Ok(job) = jobs.recv() {
+        let module = modules
+            .read()
+            .ok()
+            .and_then(|m| m.get(&job.module).cloned());
+        let started_unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let clock = Instant::now();
+        let run = match module {
+            Some(module) => {
+                let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
+                sandbox.call(&module, &job.app, &args, &job.key)
+            }
+            None => TaskRun::infrastructure(format!("module {} is not loaded", job.module)),
+        };
+        completion(JobDone {
+            job,
+            run,
+            started_unix_ms,
+            elapsed: clock.elapsed(),
+        });
+    }
+}
+
+impl Backend for LocalBackend {
+    fn register(&self, module: &LoadedModule) {
+        if let Ok(mut modules) = self.modules.write() {
+            modules
+                .entry(module.digest())
+                .or_insert_with(|| module.clone());
+        }
+    }
+
+    fn submit(&self, job: Job) {
+        if let Some(jobs) = &self.jobs {
+            // The workers outlive every sender, so this cannot fail while the backend exists.
+            let _ = jobs.send(job);
+        }
+    }
+}
+
+impl Drop for LocalBackend {
+    fn drop(&mut self) {
+        self.jobs = None;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}

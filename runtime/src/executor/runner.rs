@@ -1,0 +1,489 @@
+//! The engine's embedding API: a [`Runner`] loads modules and starts runs ([`Session`]s) in which
+//! tasks are submitted — by a guest workflow or by the host program — and awaited.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wf_abi::SubmitRequest;
+
+use super::backend::{Backend, Completion, LocalBackend};
+use super::core::{Core, CoreSettings, ProcessMemo, Shared, arg_sources};
+use super::report::{RunReport, TaskStatusReport};
+use crate::runinfo::{CompiledCache, MemoTable, RunHandle, RunInfo, StoreError};
+use crate::sandbox::{
+    EngineSettings, Limits, LoadedModule, ModuleError, Sandbox, TaskFailure, WorkflowHost,
+};
+use crate::scheduler::{ArgSource, Counts, TaskId, TaskSpec};
+
+/// How runs are carried out.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Worker threads (default: one per core).
+    pub workers: usize,
+    /// Per-task limits.
+    pub limits: Limits,
+    /// Retries of a failed task, for every app...
+    pub retries: u32,
+    /// ...unless overridden for an app.
+    pub app_retries: BTreeMap<String, u32>,
+    /// Whether results are memoized at all (`--no-memo` turns it off).
+    pub memoize: bool,
+    /// Mixed into every key, to force fresh results.
+    pub salt: String,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            limits: Limits::default(),
+            retries: 0,
+            app_retries: BTreeMap::new(),
+            memoize: true,
+            salt: String::new(),
+        }
+    }
+}
+
+/// Why a run could not be carried out (as opposed to a task failing in it).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A module could not be loaded.
+    #[error(transparent)]
+    Module(#[from] ModuleError),
+    /// The runinfo store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A submission was refused: unknown app, wrong arguments, unknown future.
+    #[error("{0}")]
+    BadSubmission(String),
+}
+
+/// The engine: one sandbox (one wasmtime engine) and the results this process has computed.
+///
+/// ```no_run
+/// use wf_runtime::{Input, Runner, RunnerConfig};
+///
+/// let runner = Runner::new(RunnerConfig::default(), Some("runinfo".as_ref()))?;
+/// let module = runner.load(&std::fs::read("basics.wasm")?)?;
+/// // A guest workflow:
+/// let report = runner.run_workflow(&module, "main")?;
+/// assert!(report.ok);
+/// // Or tasks submitted by the host, with futures as inputs:
+/// let session = runner.start("host tasks")?;
+/// let two = session.submit(&module, "add", vec![Input::value(&1i64), Input::value(&1i64)])?;
+/// let four = session.submit(&module, "slow_double", vec![Input::Future(two)])?;
+/// assert_eq!(session.get::<i64>(four)?, 4);
+/// session.checkpoint();
+/// session.finish()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Runner {
+    sandbox: Arc<Sandbox>,
+    config: RunnerConfig,
+    runinfo: Option<RunInfo>,
+    memo: Mutex<ProcessMemo>,
+    checkpoints: Mutex<Arc<MemoTable>>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One argument of a task submitted by the host.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A value: its postcard bytes.
+    Value(Vec<u8>),
+    /// The result of another task of the session.
+    Future(TaskHandle),
+    /// A `Vec<T>` made of the results of several tasks.
+    Futures(Vec<TaskHandle>),
+}
+
+impl Input {
+    /// A value, encoded with postcard.
+    pub fn value<T: Serialize + ?Sized>(value: &T) -> Input {
+        Input::Value(postcard::to_allocvec(value).unwrap_or_default())
+    }
+}
+
+/// A task submitted in a session: a future of its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TaskHandle(TaskId);
+
+impl Runner {
+    /// Creates the engine. With a runinfo directory, compiled modules are cached there and each
+    /// session is recorded as a numbered run.
+    pub fn new(
+        config: RunnerConfig,
+        runinfo: Option<&std::path::Path>,
+    ) -> Result<Runner, RunError> {
+        let runinfo = runinfo.map(RunInfo::open).transpose()?;
+        let artifacts = match &runinfo {
+            Some(runinfo) => {
+                Some(Arc::new(CompiledCache::open(runinfo)?) as Arc<dyn crate::ArtifactStore>)
+            }
+            None => None,
+        };
+        let settings = EngineSettings {
+            limits: config.limits,
+            ..EngineSettings::default()
+        };
+        let sandbox = Arc::new(Sandbox::new(settings, artifacts)?);
+        Ok(Runner {
+            sandbox,
+            config,
+            runinfo,
+            memo: Mutex::default(),
+            checkpoints: Mutex::default(),
+        })
+    }
+
+    /// Loads a module.
+    pub fn load(&self, bytes: &[u8]) -> Result<LoadedModule, ModuleError> {
+        self.sandbox.load(bytes)
+    }
+
+    /// The runinfo directory, when there is one.
+    pub fn runinfo(&self) -> Option<&RunInfo> {
+        self.runinfo.as_ref()
+    }
+
+    /// Adds checkpoints whose results later sessions may reuse (`--resume`, `--checkpoint-files`).
+    pub fn use_checkpoints(&self, table: MemoTable) {
+        if let Ok(mut slot) = self.checkpoints.lock() {
+            *slot = Arc::new(table);
+        }
+    }
+
+    /// Starts a session: a run to which tasks are submitted. `what` describes it in reports.
+    pub fn start(&self, what: &str) -> Result<Session<'_>, RunError> {
+        let mut run = match &self.runinfo {
+            Some(runinfo) => Some(runinfo.create_run()?),
+            None => None,
+        };
+        let writer = run.as_mut().and_then(RunHandle::take_checkpoint_writer);
+        let memo = std::mem::take(
+            &mut *self
+                .memo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let checkpoints = self
+            .checkpoints
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_default();
+        let settings = CoreSettings {
+            memoize: self.config.memoize,
+            fuel: self.config.limits.fuel,
+            salt: self.config.salt.clone(),
+        };
+        let run = run.map(Arc::new);
+        // The backend delivers to the core, which submits to the backend: tie the knot through
+        // a slot filled once the core exists.
+        let slot: Arc<Mutex<Option<Arc<Shared>>>> = Arc::default();
+        let completion_slot = slot.clone();
+        let logs = run.clone();
+        let completion: Completion = Arc::new(move |done: super::backend::JobDone| {
+            if let Some(run) = &logs {
+                write_task_logs(run, &done);
+            }
+            let shared = completion_slot.lock().ok().and_then(|s| s.clone());
+            if let Some(shared) = shared {
+                shared.on_job_done(done);
+            }
+        });
+        let backend = Arc::new(LocalBackend::new(
+            self.sandbox.clone(),
+            self.config.workers,
+            completion,
+        ));
+        let core = Core::new(
+            settings,
+            memo,
+            checkpoints,
+            writer,
+            backend.clone() as Arc<dyn Backend>,
+        );
+        let shared = Shared::new(core);
+        if let Ok(mut s) = slot.lock() {
+            *s = Some(shared.clone());
+        }
+        Ok(Session {
+            runner: self,
+            shared,
+            backend,
+            run,
+            what: what.to_owned(),
+            started: Instant::now(),
+            module_digest: Mutex::new(None),
+            slot,
+        })
+    }
+
+    /// Runs workflow `entry` of `module` to the end, with its tasks on the worker pool.
+    pub fn run_workflow(&self, module: &LoadedModule, entry: &str) -> Result<RunReport, RunError> {
+        let session = self.start(&format!("workflow {entry}"))?;
+        let outcome = session.run_workflow(module, entry);
+        session.finish_with(outcome.err().map(|f| f.to_string()))
+    }
+}
+
+fn write_task_logs(run: &RunHandle, done: &super::backend::JobDone) {
+    use std::io::Write as _;
+    for (stream, bytes) in [
+        (crate::runinfo::LogStream::Stdout, &done.run.stdout),
+        (crate::runinfo::LogStream::Stderr, &done.run.stderr),
+    ] {
+        if !bytes.is_empty() {
+            // A log that cannot be written is lost; the task's result is not.
+            if let Ok(mut file) = run.task_log(&done.job.key, stream) {
+                let _ = file.write_all(bytes);
+            }
+        }
+    }
+}
+
+/// A run in progress.
+pub struct Session<'r> {
+    runner: &'r Runner,
+    shared: Arc<Shared>,
+    backend: Arc<LocalBackend>,
+    run: Option<Arc<RunHandle>>,
+    what: String,
+    started: Instant,
+    module_digest: Mutex<Option<String>>,
+    slot: Arc<Mutex<Option<Arc<Shared>>>>,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("what", &self.what)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'r> Session<'r> {
+    /// The run's id, when it is recorded in a runinfo directory.
+    pub fn run_id(&self) -> Option<String> {
+        self.run.as_ref().map(|r| r.id().to_string())
+    }
+
+    /// How many tasks are where, right now.
+    pub fn counts(&self) -> Counts {
+        self.shared.lock().counts()
+    }
+
+    /// Submits a task of `module`.
+    pub fn submit(
+        &self,
+        module: &LoadedModule,
+        app: &str,
+        inputs: Vec<Input>,
+    ) -> Result<TaskHandle, RunError> {
+        let args = inputs
+            .into_iter()
+            .map(|input| match input {
+                Input::Value(bytes) => ArgSource::Value(bytes),
+                Input::Future(TaskHandle(id)) => ArgSource::Future(id),
+                Input::Futures(handles) => {
+                    ArgSource::Futures(handles.into_iter().map(|h| h.0).collect())
+                }
+            })
+            .collect();
+        self.submit_sources(module, app, args)
+            .map(TaskHandle)
+            .map_err(RunError::BadSubmission)
+    }
+
+    fn submit_sources(
+        &self,
+        module: &LoadedModule,
+        app: &str,
+        args: Vec<ArgSource>,
+    ) -> Result<TaskId, String> {
+        if let Ok(mut digest) = self.module_digest.lock() {
+            digest.get_or_insert_with(|| module.digest().to_hex());
+        }
+        submit_task(
+            &self.shared,
+            self.backend.as_ref(),
+            &self.runner.config,
+            module,
+            app,
+            args,
+        )
+    }
+
+    /// Blocks until the task has ended: its result's postcard bytes, or why it failed.
+    pub fn wait(&self, task: TaskHandle) -> Result<Vec<u8>, String> {
+        self.shared.wait_for(task.0)
+    }
+
+    /// Blocks until the task has ended and decodes its result.
+    pub fn get<T: DeserializeOwned>(&self, task: TaskHandle) -> Result<T, RunError> {
+        let bytes = self.wait(task).map_err(RunError::BadSubmission)?;
+        postcard::from_bytes(&bytes)
+            .map_err(|e| RunError::BadSubmission(format!("the result does not decode: {e}")))
+    }
+
+    /// Makes the records of every task finished so far durable; answers how many records that
+    /// took (Parsl's `checkpoint()`, COMPSs's snapshot).
+    pub fn checkpoint(&self) -> u64 {
+        self.shared.lock().checkpoint()
+    }
+
+    /// Runs a guest workflow in this session; returns when the workflow function returns (its
+    /// tasks may still be running: [`finish`](Self::finish) waits for them).
+    pub fn run_workflow(&self, module: &LoadedModule, entry: &str) -> Result<(), TaskFailure> {
+        if let Ok(mut digest) = self.module_digest.lock() {
+            digest.get_or_insert_with(|| module.digest().to_hex());
+        }
+        let host = GuestHost {
+            shared: self.shared.clone(),
+            backend: self.backend.clone(),
+            config: self.runner.config.clone(),
+            module: module.clone(),
+        };
+        self.runner
+            .sandbox
+            .run_workflow(module, entry, Box::new(host))
+    }
+
+    /// Waits for every task, makes the checkpoint durable, writes the run's summary.
+    pub fn finish(self) -> Result<RunReport, RunError> {
+        self.finish_with(None)
+    }
+
+    /// Like [`finish`](Self::finish), after a workflow that ended with `workflow_error`.
+    pub fn finish_with(self, workflow_error: Option<String>) -> Result<RunReport, RunError> {
+        self.shared.wait_all();
+        let mut core = self.shared.lock();
+        core.checkpoint();
+        let counts = core.counts();
+        let task_list = core.task_reports();
+        let store_error = core.store_error.take();
+        // Hand this run's results to the next session of the runner.
+        let memo = std::mem::take(&mut core.memo);
+        drop(core);
+        if let Ok(mut slot) = self.runner.memo.lock() {
+            *slot = memo;
+        }
+        let failed = task_list
+            .iter()
+            .filter(|t| t.status == TaskStatusReport::Failed)
+            .count() as u64;
+        let report = RunReport {
+            id: self.run_id(),
+            what: self.what.clone(),
+            module: self
+                .module_digest
+                .lock()
+                .ok()
+                .and_then(|d| d.clone())
+                .unwrap_or_default(),
+            tasks: counts.submitted,
+            executed: counts.executed,
+            cached: counts.cached + counts.shared,
+            failed,
+            attempts: counts.attempts,
+            seconds: self.started.elapsed().as_secs_f64(),
+            ok: workflow_error.is_none() && failed == 0,
+            error: workflow_error,
+            task_list,
+        };
+        if let Some(run) = &self.run {
+            run.write_summary(&report)?;
+        }
+        if let Some(e) = store_error {
+            return Err(e.into());
+        }
+        // Break the cycle core → backend → completion → core.
+        if let Ok(mut slot) = self.slot.lock() {
+            slot.take();
+        }
+        Ok(report)
+    }
+}
+
+/// Checks a submission against the app's signature and hands it to the scheduler.
+fn submit_task(
+    shared: &Shared,
+    backend: &dyn Backend,
+    config: &RunnerConfig,
+    module: &LoadedModule,
+    app: &str,
+    args: Vec<ArgSource>,
+) -> Result<TaskId, String> {
+    let Some(descriptor) = module.app(app) else {
+        let apps: Vec<&str> = module.apps().keys().map(String::as_str).collect();
+        return Err(format!(
+            "the module has no app `{app}` (its apps: {})",
+            apps.join(", ")
+        ));
+    };
+    if descriptor.params.len() != args.len() {
+        return Err(format!(
+            "app `{app}` takes {} argument(s), but {} were given",
+            descriptor.params.len(),
+            args.len()
+        ));
+    }
+    backend.register(module);
+    let spec = TaskSpec {
+        app: Arc::from(app),
+        args,
+        cache: descriptor.cache,
+        max_retries: config
+            .app_retries
+            .get(app)
+            .copied()
+            .unwrap_or(config.retries),
+    };
+    shared
+        .lock()
+        .submit(module.digest(), spec)
+        .map_err(|e| e.to_string())
+}
+
+/// What a guest workflow's host calls reach: the session's core.
+struct GuestHost {
+    shared: Arc<Shared>,
+    backend: Arc<LocalBackend>,
+    config: RunnerConfig,
+    module: LoadedModule,
+}
+
+impl WorkflowHost for GuestHost {
+    fn submit(&mut self, request: SubmitRequest) -> Result<u64, String> {
+        let args = arg_sources(request.args);
+        submit_task(
+            &self.shared,
+            self.backend.as_ref(),
+            &self.config,
+            &self.module,
+            &request.app,
+            args,
+        )
+        .map(|id| id.0)
+    }
+
+    fn wait(&mut self, future: u64) -> Result<Vec<u8>, String> {
+        self.shared.wait_for(TaskId(future))
+    }
+
+    fn checkpoint(&mut self) -> u64 {
+        self.shared.lock().checkpoint()
+    }
+}
