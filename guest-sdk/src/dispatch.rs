@@ -25,6 +25,7 @@ fn submit_specs<A: App>(args: Vec<wf_abi::ArgSpec>) -> Future<A::Output> {
     let request = wf_abi::SubmitRequest {
         app: A::NAME.to_owned(),
         args,
+        files: crate::file::take_named(),
     };
     let bytes = match postcard::to_allocvec(&request) {
         Ok(bytes) => bytes,

@@ -23,6 +23,8 @@ unsafe extern "C" {
     fn wf_take(ptr: *mut u8);
     #[link_name = "checkpoint"]
     fn wf_checkpoint() -> i64;
+    #[link_name = "input_file"]
+    fn wf_input_file(ptr: *const u8, len: usize) -> i64;
 }
 
 /// Export `wf_abi_version`: the contract this module was built against.
@@ -96,6 +98,18 @@ pub(crate) fn checkpoint() -> u64 {
     // SAFETY: a plain value call.
     let written = unsafe { wf_checkpoint() };
     u64::try_from(written).unwrap_or(0)
+}
+
+/// Asks the host for the input file `name`: the postcard `FileRef`, or why there is none.
+pub(crate) fn input_file(name: &str) -> Result<Vec<u8>, String> {
+    // SAFETY: as for `output`: a live slice the host only reads.
+    let status = unsafe { wf_input_file(name.as_ptr(), name.len()) };
+    let message = take();
+    if status == 0 {
+        Ok(message)
+    } else {
+        Err(String::from_utf8_lossy(&message).into_owned())
+    }
 }
 
 /// The message the last host call left for the guest.

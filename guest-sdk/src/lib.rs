@@ -82,6 +82,7 @@ mod dispatch;
 mod error;
 #[cfg(target_arch = "wasm32")]
 mod export;
+mod file;
 mod future;
 #[cfg(target_arch = "wasm32")]
 mod host;
@@ -90,6 +91,7 @@ mod workflow;
 pub use arg::{Arg, IntoArg, Wire};
 pub use dispatch::checkpoint;
 pub use error::{Error, Result};
+pub use file::File;
 pub use future::Future;
 pub use postcard_schema::Schema;
 pub use wf_abi as abi;
@@ -98,7 +100,7 @@ pub use workflow::WorkflowOutcome;
 
 /// `use wf_guest::prelude::*;` brings in everything an app crate usually needs.
 pub mod prelude {
-    pub use crate::{Error, Future, Result, Schema, app, checkpoint, workflow};
+    pub use crate::{Error, File, Future, Result, Schema, app, checkpoint, workflow};
     pub use serde::{Deserialize, Serialize};
 }
 

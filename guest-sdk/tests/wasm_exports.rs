@@ -32,7 +32,18 @@ const MODULES: &[(&str, &[&str], &[&str])] = &[
         &["sample", "estimate", "spread"],
         &["main", "sweep"],
     ),
-    ("wordfreq", &["generate", "count_words", "merge"], &["main"]),
+    (
+        "wordfreq",
+        &[
+            "generate",
+            "count_words",
+            "merge",
+            "write_chunk",
+            "count_file",
+            "write_report",
+        ],
+        &["main", "files", "from_input"],
+    ),
     (
         "probes",
         &[
@@ -48,7 +59,7 @@ const MODULES: &[(&str, &[&str], &[&str])] = &[
             "chatty",
             "counter",
         ],
-        &["noops", "spins"],
+        &["noops", "spins", "runaway"],
     ),
 ];
 

@@ -23,10 +23,10 @@ pub use key::{
 };
 pub use runinfo::{
     BlobDir, CheckpointRecord, CheckpointWriter, CompiledCache, FORMAT_VERSION, GuestFailure,
-    INLINE_LIMIT, LoadProblem, LoadWarning, LoadedCheckpoint, LogStream, MemoEntry, MemoTable,
-    Outcome, OutcomeRef, OutputFile, OutputFileRef, ParseRunIdError, Payload, PayloadRef,
-    RecordRef, Resolved, RunHandle, RunId, RunInfo, StoreError, load_checkpoint,
-    load_checkpoint_dir,
+    INLINE_LIMIT, InputDirs, LoadProblem, LoadWarning, LoadedCheckpoint, LogStream, MemoEntry,
+    MemoTable, Outcome, OutcomeRef, OutputDir, OutputFile, OutputFileRef, ParseRunIdError, Payload,
+    PayloadRef, RecordRef, Resolved, RunHandle, RunId, RunInfo, StoreError, TaskFileDirs,
+    load_checkpoint, load_checkpoint_dir,
 };
 pub use sandbox::{
     ArtifactStore, EngineFingerprint, EngineSettings, FailureKind, Limits, LoadedModule,

@@ -214,6 +214,65 @@ pub fn main() -> Result<()> {
     Ok(())
 }
 
+/// Writes chunk `chunk` of the corpus as the output file `chunk-N.txt`.
+#[app]
+pub fn write_chunk(chunk: u32, words: u32) -> Result<File, String> {
+    let text = generate.call(chunk, words);
+    File::create(&format!("chunk-{chunk}.txt"), text.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// Counts the words of a text file.
+#[app]
+pub fn count_file(file: File) -> Result<BTreeMap<String, u64>, String> {
+    let bytes = file
+        .read()
+        .map_err(|e| format!("reading the input file: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| "the input file is not UTF-8".to_owned())?;
+    Ok(count_words.call(text))
+}
+
+/// Writes the summary as the output file `top-words.txt`.
+#[app]
+pub fn write_report(summary: Summary) -> Result<File, String> {
+    let mut text = format!("{} words, {} distinct\n", summary.total, summary.distinct);
+    for (rank, w) in summary.top.iter().enumerate() {
+        text.push_str(&format!("{:>3}. {:<12} {}\n", rank + 1, w.word, w.count));
+    }
+    File::create("top-words.txt", text.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// The same count through files: each chunk is written as a file, counted from the file, and
+/// the summary is written as `top-words.txt` (`wfrun run --output-dir DIR` copies them out).
+#[workflow]
+pub fn files() -> Result<()> {
+    let counts: Vec<Future<BTreeMap<String, u64>>> = (0..CHUNKS)
+        .map(|chunk| count_file.submit(write_chunk.submit(chunk, WORDS_PER_CHUNK)))
+        .collect();
+    let report = write_report.submit(merge.submit(counts, TOP)).get()?;
+    println!(
+        "top-words.txt: {} bytes, blake3 {}",
+        report.len(),
+        report.digest_hex()
+    );
+    Ok(())
+}
+
+/// Counts the words of `corpus.txt` from a granted input directory
+/// (`wfrun run --input-dir DIR --entry from_input`).
+#[workflow]
+pub fn from_input() -> Result<()> {
+    let corpus = File::input("corpus.txt")?;
+    let summary = merge.submit(vec![count_file.submit(corpus)], TOP).get()?;
+    println!(
+        "corpus.txt: {} words, {} distinct",
+        summary.total, summary.distinct
+    );
+    for (rank, w) in summary.top.iter().enumerate() {
+        println!("{:>3}. {:<12} {}", rank + 1, w.word, w.count);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

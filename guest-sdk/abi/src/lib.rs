@@ -35,7 +35,7 @@ use postcard_schema::schema::owned::OwnedNamedType;
 use serde::{Deserialize, Serialize};
 
 /// The version of this contract. A host runs only modules built against the same version.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Export: `() -> i32`, the module's [`ABI_VERSION`].
 pub const EXPORT_ABI_VERSION: &str = "wf_abi_version";
@@ -70,6 +70,29 @@ pub const IMPORT_TAKE_LEN: &str = "take_len";
 pub const IMPORT_TAKE: &str = "take";
 /// Workflow import: `() -> i64`, asks for a checkpoint now; answers how many records it wrote.
 pub const IMPORT_CHECKPOINT: &str = "checkpoint";
+/// Workflow import: `(ptr: i32, len: i32) -> i64`. The input is the UTF-8 name of an input file,
+/// relative to one of the directories the user granted. Answers 0 and leaves the postcard
+/// [`FileRef`] for [`IMPORT_TAKE`], or -1 and leaves the reason.
+pub const IMPORT_INPUT_FILE: &str = "input_file";
+
+/// Where an app finds its input files: `GUEST_INPUT_DIR/<digest hex>`, read-only. Only the files
+/// its arguments name are there.
+pub const GUEST_INPUT_DIR: &str = "/wf/in";
+/// Where an app writes its output files (flat names); the host stores them by content digest.
+pub const GUEST_OUTPUT_DIR: &str = "/wf/out";
+/// The name of the file type's postcard schema, by which the host recognizes apps that take or
+/// produce files.
+pub const FILE_SCHEMA_NAME: &str = "wf_guest::File";
+
+/// A file by content: what a `wf_guest::File` is on the wire. Its name is not part of it, so a
+/// renamed or moved file is the same argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FileRef {
+    /// blake3 of the content.
+    pub digest: [u8; 32],
+    /// Length in bytes.
+    pub len: u64,
+}
 
 /// The call finished and its output is the postcard encoding of the result.
 pub const STATUS_OK: i32 = 0;
@@ -105,6 +128,9 @@ pub struct SubmitRequest {
     pub app: String,
     /// One entry per parameter.
     pub args: Vec<ArgSpec>,
+    /// The digests of the files the argument values name (files that arrive inside a future's
+    /// result are known to the host already).
+    pub files: Vec<[u8; 32]>,
 }
 
 /// The description of one type: how it reads in Rust and its postcard schema.

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::key::{ModuleDigest, TaskKey};
+use super::files::FileTable;
+use crate::key::{ModuleDigest, TaskKey, ValueDigest};
+use crate::runinfo::OutputFile;
 use crate::sandbox::{LoadedModule, Sandbox, TaskRun};
 use crate::scheduler::TaskId;
 
@@ -29,6 +31,10 @@ pub struct Job {
     pub args: Arc<[Vec<u8>]>,
     /// 1 for the first attempt.
     pub attempt: u32,
+    /// Whether the app takes or makes files (its task then gets file directories).
+    pub uses_files: bool,
+    /// The files the task may read, by digest.
+    pub files: Arc<[ValueDigest]>,
 }
 
 /// What came of a job.
@@ -42,6 +48,8 @@ pub struct JobDone {
     pub started_unix_ms: u64,
     /// How long it ran.
     pub elapsed: Duration,
+    /// The files it wrote, stored by content.
+    pub outputs: Vec<OutputFile>,
 }
 
 /// Receives finished jobs.
@@ -72,7 +80,12 @@ impl std::fmt::Debug for LocalBackend {
 
 impl LocalBackend {
     /// Starts `workers` threads (at least one).
-    pub fn new(sandbox: Arc<Sandbox>, workers: usize, completion: Completion) -> LocalBackend {
+    pub(crate) fn new(
+        sandbox: Arc<Sandbox>,
+        workers: usize,
+        files: Arc<FileTable>,
+        completion: Completion,
+    ) -> LocalBackend {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let modules: Arc<RwLock<HashMap<ModuleDigest, LoadedModule>>> = Arc::default();
         let threads = (0..workers.max(1))
@@ -81,9 +94,10 @@ impl LocalBackend {
                 let sandbox = sandbox.clone();
                 let modules = modules.clone();
                 let completion = completion.clone();
+                let files = files.clone();
                 std::thread::Builder::new()
                     .name(format!("wf-worker-{i}"))
-                    .spawn(move || worker(&rx, &sandbox, &modules, &completion))
+                    .spawn(move || worker(&rx, &sandbox, &modules, &files, &completion))
                     .expect("spawning a worker thread: the OS refused a thread")
             })
             .collect();
@@ -99,6 +113,7 @@ fn worker(
     jobs: &Receiver<Job>,
     sandbox: &Sandbox,
     modules: &RwLock<HashMap<ModuleDigest, LoadedModule>>,
+    files: &FileTable,
     completion: &Completion,
 ) {
     while let Ok(job) = jobs.recv() {
@@ -110,18 +125,37 @@ fn worker(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let clock = Instant::now();
-        let run = match module {
-            Some(module) => {
-                let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
-                sandbox.call(&module, &job.app, &args, &job.key)
-            }
-            None => TaskRun::infrastructure(format!("module {} is not loaded", job.module)),
+        let preopens = if job.uses_files {
+            files.prepare(&job)
+        } else {
+            Ok(Vec::new())
         };
+        let mut run = match (module, preopens) {
+            (Some(module), Ok(preopens)) => {
+                let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
+                sandbox.call_with(&module, &job.app, &args, &job.key, &preopens)
+            }
+            (None, _) => TaskRun::infrastructure(format!("module {} is not loaded", job.module)),
+            (_, Err(message)) => TaskRun::infrastructure(message),
+        };
+        let mut outputs = Vec::new();
+        if job.uses_files && run.outcome.is_ok() {
+            match files.collect(&job) {
+                Ok(collected) => outputs = collected,
+                Err(message) => {
+                    run.outcome = Err(crate::sandbox::TaskFailure {
+                        kind: crate::sandbox::FailureKind::Infrastructure,
+                        message: format!("storing the task's output files: {message}"),
+                    });
+                }
+            }
+        }
         completion(JobDone {
             job,
             run,
             started_unix_ms,
             elapsed: clock.elapsed(),
+            outputs,
         });
     }
 }

@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::backend::{Backend, Job, JobDone};
+use super::files::FileTable;
 use super::report::{TaskReport, TaskStatusReport};
 use crate::key::{KeyInputs, ModuleDigest, TaskKey, ValueDigest};
 use crate::runinfo::{
-    CheckpointRecord, CheckpointWriter, MemoTable, Outcome, Resolved, StoreError,
+    BlobDir, CheckpointRecord, CheckpointWriter, MemoTable, Outcome, OutputFile, Resolved,
+    StoreError,
 };
 use crate::sandbox::{FailureKind, TaskFailure};
 use crate::scheduler::{
@@ -18,10 +20,19 @@ use crate::scheduler::{
     TaskId, TaskSpec, TaskStatus,
 };
 
+/// A result known to this process, with the files its task wrote.
+#[derive(Debug, Clone)]
+pub(crate) struct MemoValue {
+    pub bytes: Arc<[u8]>,
+    pub outputs: Arc<[OutputFile]>,
+    /// Where the output files' blobs are.
+    pub blobs: Option<BlobDir>,
+}
+
 /// Results known to this process, by key: what earlier runs of the same [`Runner`] computed.
 ///
 /// [`Runner`]: super::Runner
-pub(crate) type ProcessMemo = HashMap<TaskKey, Arc<[u8]>>;
+pub(crate) type ProcessMemo = HashMap<TaskKey, MemoValue>;
 
 /// What the run knows about one task, besides the scheduler's state.
 #[derive(Debug, Clone)]
@@ -31,6 +42,15 @@ pub(crate) struct TaskInfo {
     pub key: Option<TaskKey>,
     /// Whether the app allows memoization.
     pub cache: bool,
+    /// Whether the app takes or makes files.
+    pub uses_files: bool,
+    /// The files the task may read: those its arguments name, then (once it runs) those of its
+    /// dependencies too.
+    pub files: Arc<[ValueDigest]>,
+    /// The tasks whose results are its arguments.
+    pub deps: Vec<TaskId>,
+    /// The files it wrote (or that its reused record lists).
+    pub outputs: Arc<[OutputFile]>,
     pub attempts: u32,
     pub seconds: f64,
     pub failure: Option<TaskFailure>,
@@ -54,6 +74,7 @@ pub(crate) struct Core {
     pub store_error: Option<StoreError>,
     pub settings: CoreSettings,
     pub backend: Arc<dyn Backend>,
+    pub files: Arc<FileTable>,
     /// Threads blocked in `wait_for`; a change wakes them only when there are some.
     pub waiters: usize,
     actions: Vec<Action>,
@@ -140,6 +161,7 @@ impl Core {
         checkpoints: Arc<MemoTable>,
         writer: Option<CheckpointWriter>,
         backend: Arc<dyn Backend>,
+        files: Arc<FileTable>,
     ) -> Core {
         Core {
             sched: Scheduler::new(),
@@ -150,6 +172,7 @@ impl Core {
             store_error: None,
             settings,
             backend,
+            files,
             waiters: 0,
             actions: Vec::new(),
             spare: Vec::new(),
@@ -161,9 +184,24 @@ impl Core {
     }
 
     /// Submits a task whose arguments and app were checked by the caller.
-    pub fn submit(&mut self, module: ModuleDigest, spec: TaskSpec) -> Result<TaskId, SubmitError> {
+    pub fn submit(
+        &mut self,
+        module: ModuleDigest,
+        spec: TaskSpec,
+        uses_files: bool,
+        files: Vec<ValueDigest>,
+    ) -> Result<TaskId, SubmitError> {
         let app = spec.app.clone();
         let cache = spec.cache;
+        let deps: Vec<TaskId> = spec
+            .args
+            .iter()
+            .flat_map(|arg| match arg {
+                ArgSource::Value(_) => Vec::new(),
+                ArgSource::Future(id) => vec![*id],
+                ArgSource::Futures(ids) => ids.clone(),
+            })
+            .collect();
         let mut actions = std::mem::take(&mut self.actions);
         let submitted = self.sched.on_submit(spec, &mut actions);
         if let Ok(id) = submitted {
@@ -173,6 +211,10 @@ impl Core {
                 module,
                 key: None,
                 cache,
+                uses_files,
+                files: files.into(),
+                deps,
+                outputs: Arc::from([]),
                 attempts: 0,
                 seconds: 0.0,
                 failure: None,
@@ -189,19 +231,29 @@ impl Core {
             run,
             started_unix_ms,
             elapsed,
+            outputs,
         } = done;
         let index = job.task.0 as usize;
+        let outputs: Arc<[OutputFile]> = outputs.into();
         if let Some(info) = self.tasks.get_mut(index) {
             info.attempts = job.attempt;
             info.seconds += elapsed.as_secs_f64();
+            info.outputs = outputs.clone();
         }
         let mut actions = std::mem::take(&mut self.actions);
         match run.outcome {
             Ok(bytes) => {
                 let cache = self.settings.memoize && self.cacheable(job.task);
                 if cache {
-                    self.memo.insert(job.key, Arc::from(bytes.as_slice()));
-                    self.record(&job, &bytes, started_unix_ms, elapsed.as_micros() as u64);
+                    let blobs = self.writer.as_ref().map(|w| w.blobs().clone());
+                    let value = MemoValue {
+                        bytes: Arc::from(bytes.as_slice()),
+                        outputs: outputs.clone(),
+                        blobs,
+                    };
+                    self.memo.insert(job.key, value);
+                    let micros = elapsed.as_micros() as u64;
+                    self.record(&job, &bytes, &outputs, started_unix_ms, micros);
                 }
                 self.sched.on_finished(job.task, bytes, &mut actions);
             }
@@ -225,7 +277,14 @@ impl Core {
 
     /// Appends the record of an executed task to the run's checkpoint (made durable at the next
     /// checkpoint or at the end of the run).
-    fn record(&mut self, job: &Job, bytes: &[u8], started_unix_ms: u64, duration_us: u64) {
+    fn record(
+        &mut self,
+        job: &Job,
+        bytes: &[u8],
+        outputs: &[OutputFile],
+        started_unix_ms: u64,
+        duration_us: u64,
+    ) {
         let Some(writer) = self.writer.as_mut() else {
             return;
         };
@@ -235,7 +294,7 @@ impl Core {
                 app: job.app.to_string(),
                 module: job.module,
                 outcome: Outcome::Ok(payload),
-                outputs: Vec::new(),
+                outputs: outputs.to_vec(),
                 started_unix_ms,
                 duration_us,
                 attempts: job.attempt,
@@ -281,7 +340,7 @@ impl Core {
             Action::Lookup { task, args, cache } => {
                 let key = self.key_of(task, &args);
                 let answer = if cache && self.settings.memoize {
-                    self.look_up(&key)
+                    self.look_up(task, &key)
                 } else {
                     LookupAnswer::Miss
                 };
@@ -293,6 +352,7 @@ impl Core {
                 args,
                 attempt,
             } => {
+                let files = self.files_for(task);
                 let Some(info) = self.tasks.get(task.0 as usize) else {
                     return;
                 };
@@ -303,6 +363,8 @@ impl Core {
                     key,
                     args,
                     attempt,
+                    uses_files: info.uses_files,
+                    files,
                 });
             }
             Action::Resolved { .. } | Action::Failed { .. } | Action::Abort { .. } => {}
@@ -326,11 +388,52 @@ impl Core {
         key
     }
 
-    fn look_up(&self, key: &TaskKey) -> LookupAnswer {
-        if let Some(bytes) = self.memo.get(key) {
-            return LookupAnswer::Hit(bytes.to_vec());
+    /// The files a task may read: those its arguments name and everything its dependencies
+    /// could read or wrote (a file can travel inside a result).
+    fn files_for(&mut self, task: TaskId) -> Arc<[ValueDigest]> {
+        let Some(info) = self.tasks.get(task.0 as usize) else {
+            return Arc::from([]);
+        };
+        if info.deps.is_empty() && info.files.is_empty() {
+            return Arc::from([]);
         }
-        match self.checkpoints.get(key).map(|entry| entry.resolve()) {
+        let mut files: Vec<ValueDigest> = info.files.to_vec();
+        for dep in &info.deps {
+            if let Some(d) = self.tasks.get(dep.0 as usize) {
+                files.extend(d.files.iter().copied());
+                files.extend(d.outputs.iter().map(|o| o.digest));
+            }
+        }
+        files.sort_unstable();
+        files.dedup();
+        files.retain(|digest| self.files.knows(digest));
+        let files: Arc<[ValueDigest]> = files.into();
+        if let Some(info) = self.tasks.get_mut(task.0 as usize) {
+            info.files = files.clone();
+        }
+        files
+    }
+
+    fn look_up(&mut self, task: TaskId, key: &TaskKey) -> LookupAnswer {
+        if let Some(value) = self.memo.get(key) {
+            if let Some(blobs) = &value.blobs {
+                self.files.register_outputs(&value.outputs, blobs);
+            }
+            let (bytes, outputs) = (value.bytes.to_vec(), value.outputs.clone());
+            if let Some(info) = self.tasks.get_mut(task.0 as usize) {
+                info.outputs = outputs;
+            }
+            return LookupAnswer::Hit(bytes);
+        }
+        let entry = self.checkpoints.get(key);
+        if let Some(entry) = &entry {
+            let outputs: Vec<OutputFile> = entry.record().to_record().outputs;
+            self.files.register_outputs(&outputs, entry.blobs());
+            if let Some(info) = self.tasks.get_mut(task.0 as usize) {
+                info.outputs = outputs.into();
+            }
+        }
+        match entry.map(|entry| entry.resolve()) {
             Some(Ok(Resolved::Ok(bytes))) => LookupAnswer::Hit(bytes.into_owned()),
             Some(Ok(Resolved::Failed { kind, message })) => {
                 LookupAnswer::HitFailure(format!("{kind:?} (recorded): {message}"))

@@ -9,6 +9,7 @@
 
 mod backend;
 mod core;
+mod files;
 mod report;
 mod runner;
 

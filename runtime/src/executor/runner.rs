@@ -11,8 +11,12 @@ use wf_abi::SubmitRequest;
 
 use super::backend::{Backend, Completion, LocalBackend};
 use super::core::{Core, CoreSettings, ProcessMemo, Shared, arg_sources};
+use super::files::FileTable;
 use super::report::{RunReport, TaskStatusReport};
-use crate::runinfo::{CompiledCache, MemoTable, RunHandle, RunInfo, StoreError};
+use crate::key::ValueDigest;
+use crate::runinfo::{
+    CompiledCache, InputDirs, MemoTable, OutputDir, OutputFile, RunHandle, RunInfo, StoreError,
+};
 use crate::sandbox::{
     EngineSettings, Limits, LoadedModule, ModuleError, Sandbox, TaskFailure, WorkflowHost,
 };
@@ -33,6 +37,8 @@ pub struct RunnerConfig {
     pub memoize: bool,
     /// Mixed into every key, to force fresh results.
     pub salt: String,
+    /// Directories whose files workflows may name as inputs (read-only).
+    pub input_dirs: Vec<std::path::PathBuf>,
 }
 
 impl Default for RunnerConfig {
@@ -44,6 +50,7 @@ impl Default for RunnerConfig {
             app_retries: BTreeMap::new(),
             memoize: true,
             salt: String::new(),
+            input_dirs: Vec::new(),
         }
     }
 }
@@ -107,6 +114,9 @@ pub enum Input {
     Future(TaskHandle),
     /// A `Vec<T>` made of the results of several tasks.
     Futures(Vec<TaskHandle>),
+    /// A file of one of the granted input directories, by its name there (the task gets its
+    /// content; the key holds its digest, not the name).
+    InputFile(String),
 }
 
 impl Input {
@@ -203,9 +213,13 @@ impl Runner {
                 shared.on_job_done(done);
             }
         });
+        let blobs = writer.as_ref().map(|w| w.blobs().clone());
+        let inputs = InputDirs::open(&self.config.input_dirs)?;
+        let files = Arc::new(FileTable::new(inputs, run.clone(), blobs));
         let backend = Arc::new(LocalBackend::new(
             self.sandbox.clone(),
             self.config.workers,
+            files.clone(),
             completion,
         ));
         let core = Core::new(
@@ -214,6 +228,7 @@ impl Runner {
             checkpoints,
             writer,
             backend.clone() as Arc<dyn Backend>,
+            files.clone(),
         );
         let shared = Shared::new(core);
         if let Ok(mut s) = slot.lock() {
@@ -292,27 +307,25 @@ impl<'r> Session<'r> {
         app: &str,
         inputs: Vec<Input>,
     ) -> Result<TaskHandle, RunError> {
-        let args = inputs
-            .into_iter()
-            .map(|input| match input {
+        let mut files = Vec::new();
+        let mut args = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            args.push(match input {
                 Input::Value(bytes) => ArgSource::Value(bytes),
                 Input::Future(TaskHandle(id)) => ArgSource::Future(id),
                 Input::Futures(handles) => {
                     ArgSource::Futures(handles.into_iter().map(|h| h.0).collect())
                 }
-            })
-            .collect();
-        self.submit_sources(module, app, args)
-            .map(TaskHandle)
-            .map_err(RunError::BadSubmission)
-    }
-
-    fn submit_sources(
-        &self,
-        module: &LoadedModule,
-        app: &str,
-        args: Vec<ArgSource>,
-    ) -> Result<TaskId, String> {
+                Input::InputFile(name) => {
+                    let table = self.shared.lock().files.clone();
+                    let file = table
+                        .register_input(&name)
+                        .map_err(RunError::BadSubmission)?;
+                    files.push(ValueDigest(file.digest));
+                    ArgSource::Value(postcard::to_allocvec(&file).unwrap_or_default())
+                }
+            });
+        }
         if let Ok(mut digest) = self.module_digest.lock() {
             digest.get_or_insert_with(|| module.digest().to_hex());
         }
@@ -323,7 +336,35 @@ impl<'r> Session<'r> {
             module,
             app,
             args,
+            files,
         )
+        .map(TaskHandle)
+        .map_err(RunError::BadSubmission)
+    }
+
+    /// Waits for every task, then copies every output file the run's tasks made (or reused) into
+    /// `dir`, under the names the apps gave them; returns the paths written.
+    pub fn export_outputs(&self, dir: &OutputDir) -> Result<Vec<std::path::PathBuf>, RunError> {
+        self.shared.wait_all();
+        let (outputs, files) = {
+            let core = self.shared.lock();
+            let outputs: Vec<OutputFile> = core
+                .tasks
+                .iter()
+                .flat_map(|t| t.outputs.iter().cloned())
+                .collect();
+            (outputs, core.files.clone())
+        };
+        let mut written = Vec::new();
+        for output in outputs {
+            let bytes = files
+                .bytes(&output.digest)
+                .map_err(RunError::BadSubmission)?;
+            written.push(dir.write(&output.name, &bytes)?);
+        }
+        written.sort();
+        written.dedup();
+        Ok(written)
     }
 
     /// Blocks until the task has ended: its result's postcard bytes, or why it failed.
@@ -425,6 +466,7 @@ fn submit_task(
     module: &LoadedModule,
     app: &str,
     args: Vec<ArgSource>,
+    files: Vec<ValueDigest>,
 ) -> Result<TaskId, String> {
     let Some(descriptor) = module.app(app) else {
         let apps: Vec<&str> = module.apps().keys().map(String::as_str).collect();
@@ -451,9 +493,14 @@ fn submit_task(
             .copied()
             .unwrap_or(config.retries),
     };
-    shared
-        .lock()
-        .submit(module.digest(), spec)
+    let mut core = shared.lock();
+    if let Some(unknown) = files.iter().find(|f| !core.files.knows(f)) {
+        return Err(format!(
+            "file {unknown} was not named with File::input nor made by a task of this run"
+        ));
+    }
+    let uses_files = module.app_uses_files(app);
+    core.submit(module.digest(), spec, uses_files, files)
         .map_err(|e| e.to_string())
 }
 
@@ -468,6 +515,7 @@ struct GuestHost {
 impl WorkflowHost for GuestHost {
     fn submit(&mut self, request: SubmitRequest) -> Result<u64, String> {
         let args = arg_sources(request.args);
+        let files = request.files.into_iter().map(ValueDigest).collect();
         submit_task(
             &self.shared,
             self.backend.as_ref(),
@@ -475,8 +523,14 @@ impl WorkflowHost for GuestHost {
             &self.module,
             &request.app,
             args,
+            files,
         )
         .map(|id| id.0)
+    }
+
+    fn input_file(&mut self, name: &str) -> Result<wf_abi::FileRef, String> {
+        let files = self.shared.lock().files.clone();
+        files.register_input(name)
     }
 
     fn wait(&mut self, future: u64) -> Result<Vec<u8>, String> {

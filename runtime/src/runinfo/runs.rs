@@ -300,6 +300,11 @@ impl RunHandle {
         Ok(file.into_std())
     }
 
+    /// The run's `tasks/` directory and how the user would name it.
+    pub(super) fn tasks_dir(&self) -> (&Dir, PathBuf) {
+        (&self.tasks, self.path.join(TASKS_DIR))
+    }
+
     /// Writes `summary.json` (pretty JSON) atomically: a reader sees the old summary or the new.
     pub fn write_summary<T: Serialize + ?Sized>(&self, summary: &T) -> Result<(), StoreError> {
         let mut json =

@@ -10,7 +10,7 @@ use super::engine::EPOCH_TICK;
 use super::failure::{FailureKind, TaskFailure, classify};
 use super::host::{TaskState, WorkflowHost};
 use super::loader::{LoadedModule, Sandbox, initialize};
-use super::wasi::{Stdio, guest_wasi};
+use super::wasi::{Preopen, Stdio, guest_wasi};
 use crate::key::TaskKey;
 
 /// What one execution of a task produced.
@@ -30,6 +30,19 @@ impl Sandbox {
     /// Runs `app` of `module` with the postcard-encoded `args` in a fresh instance. `key` seeds the
     /// guest's randomness. Never panics on anything the guest does.
     pub fn call(&self, module: &LoadedModule, app: &str, args: &[&[u8]], key: &TaskKey) -> TaskRun {
+        self.call_with(module, app, args, key, &[])
+    }
+
+    /// Like [`call`](Self::call), with host directories the task sees (its input and output
+    /// files).
+    pub fn call_with(
+        &self,
+        module: &LoadedModule,
+        app: &str,
+        args: &[&[u8]],
+        key: &TaskKey,
+        preopens: &[Preopen],
+    ) -> TaskRun {
         if module.app(app).is_none() {
             return TaskRun {
                 outcome: Err(TaskFailure::new(
@@ -42,7 +55,10 @@ impl Sandbox {
             };
         }
         let limits = self.limits();
-        let (wasi, captured) = guest_wasi(key, Stdio::Capture);
+        let (wasi, captured) = match guest_wasi(key, Stdio::Capture, preopens) {
+            Ok(wasi) => wasi,
+            Err(message) => return TaskRun::infrastructure(message),
+        };
         let mut store = Store::new(
             &self.handle.engine,
             TaskState::new(wasi, limits.memory_bytes),
@@ -122,7 +138,8 @@ impl Sandbox {
                 .finalize()
                 .as_bytes(),
         );
-        let (wasi, _) = guest_wasi(&seed, Stdio::Inherit);
+        let (wasi, _) = guest_wasi(&seed, Stdio::Inherit, &[])
+            .map_err(|message| TaskFailure::new(FailureKind::Infrastructure, message))?;
         let mut state = TaskState::new(wasi, limits.memory_bytes);
         state.workflow = Some(host);
         let mut store = Store::new(&self.handle.engine, state);

@@ -3,8 +3,9 @@
 use wasmtime::{Caller, Linker, ResourceLimiter};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wf_abi::{
-    IMPORT_CHECKPOINT, IMPORT_MODULE, IMPORT_OUTPUT, IMPORT_PANIC, IMPORT_SUBMIT, IMPORT_TAKE,
-    IMPORT_TAKE_LEN, IMPORT_WAIT, STATUS_APP_ERROR, STATUS_OK, SubmitRequest,
+    IMPORT_CHECKPOINT, IMPORT_INPUT_FILE, IMPORT_MODULE, IMPORT_OUTPUT, IMPORT_PANIC,
+    IMPORT_SUBMIT, IMPORT_TAKE, IMPORT_TAKE_LEN, IMPORT_WAIT, STATUS_APP_ERROR, STATUS_OK,
+    SubmitRequest,
 };
 
 use super::failure::CallEvidence;
@@ -21,6 +22,8 @@ pub trait WorkflowHost: Send {
     fn wait(&mut self, future: u64) -> Result<Vec<u8>, String>;
     /// Asks for a checkpoint now; answers how many records were written.
     fn checkpoint(&mut self) -> u64;
+    /// Resolves an input file named by the workflow: its content digest and length.
+    fn input_file(&mut self, name: &str) -> Result<wf_abi::FileRef, String>;
 }
 
 /// Denies memory growth past the ceiling and remembers that it did.
@@ -190,6 +193,28 @@ pub(crate) fn add_host_functions(linker: &mut Linker<TaskState>) -> wasmtime::Re
                 return Err(refuse(&mut caller, "checkpoint"));
             };
             Ok(host.checkpoint() as i64)
+        },
+    )?;
+    linker.func_wrap(
+        IMPORT_MODULE,
+        IMPORT_INPUT_FILE,
+        |mut caller: Caller<'_, TaskState>, ptr: i32, len: i32| -> wasmtime::Result<i64> {
+            let bytes = read_guest(&mut caller, ptr, len)?;
+            let state = caller.data_mut();
+            let Some(host) = state.workflow.as_mut() else {
+                return Err(refuse(&mut caller, "File::input"));
+            };
+            let answer = match std::str::from_utf8(&bytes) {
+                Ok(name) => host.input_file(name),
+                Err(_) => Err("an input file name must be UTF-8".to_owned()),
+            };
+            let (status, message) = match answer.map(|file| postcard::to_allocvec(&file)) {
+                Ok(Ok(encoded)) => (0, encoded),
+                Ok(Err(e)) => (-1, e.to_string().into_bytes()),
+                Err(message) => (-1, message.into_bytes()),
+            };
+            state.mailbox = message;
+            Ok(status)
         },
     )?;
     Ok(())

@@ -99,6 +99,8 @@ pub(crate) struct ModuleInner {
     pub pre: InstancePre<TaskState>,
     pub apps: BTreeMap<String, AppDescriptor>,
     pub workflows: Vec<String>,
+    /// Apps that take or return files (their schemas mention `wf_guest::File`).
+    pub file_apps: std::collections::BTreeSet<String>,
     pub from_cache: bool,
 }
 
@@ -131,6 +133,11 @@ impl LoadedModule {
     /// The module's workflow entries, sorted.
     pub fn workflows(&self) -> &[String] {
         &self.0.workflows
+    }
+
+    /// Whether `app` takes or returns files, so its tasks need file directories.
+    pub fn app_uses_files(&self, app: &str) -> bool {
+        self.0.file_apps.contains(app)
     }
 
     /// Whether the compiled code came from the on-disk cache rather than the compiler.
@@ -218,17 +225,28 @@ impl Sandbox {
             }
         }
         workflows.sort();
+        let file_apps = apps
+            .values()
+            .filter(|app| {
+                app.params.iter().any(|p| mentions_file(&p.ty.schema))
+                    || mentions_file(&app.output.schema)
+            })
+            .map(|app| app.name.clone())
+            .collect();
         Ok(LoadedModule(Arc::new(ModuleInner {
             digest,
             pre,
             apps,
             workflows,
+            file_apps,
             from_cache,
         })))
     }
 
     fn describe_store(&self) -> Store<TaskState> {
-        let (wasi, _) = guest_wasi(&TaskKey([0; 32]), Stdio::Capture);
+        let (wasi, _) = guest_wasi(&TaskKey([0; 32]), Stdio::Capture, &[]).unwrap_or_else(|_| {
+            unreachable!("a context without preopened directories cannot fail to build")
+        });
         let mut store = Store::new(
             &self.handle.engine,
             TaskState::new(wasi, self.limits().memory_bytes),
@@ -285,4 +303,25 @@ pub(crate) fn initialize(
         init.call(&mut *store, ())?;
     }
     Ok(())
+}
+
+/// Whether a schema mentions the SDK's file type anywhere.
+fn mentions_file(schema: &postcard_schema::schema::owned::OwnedNamedType) -> bool {
+    use postcard_schema::schema::owned::{OwnedDataModelType as T, OwnedDataModelVariant as V};
+    if schema.name == wf_abi::FILE_SCHEMA_NAME {
+        return true;
+    }
+    match &schema.ty {
+        T::Option(inner) | T::NewtypeStruct(inner) | T::Seq(inner) => mentions_file(inner),
+        T::Tuple(items) | T::TupleStruct(items) => items.iter().any(mentions_file),
+        T::Map { key, val } => mentions_file(key) || mentions_file(val),
+        T::Struct(fields) => fields.iter().any(|f| mentions_file(&f.ty)),
+        T::Enum(variants) => variants.iter().any(|v| match &v.ty {
+            V::UnitVariant => false,
+            V::NewtypeVariant(inner) => mentions_file(inner),
+            V::TupleVariant(items) => items.iter().any(mentions_file),
+            V::StructVariant(fields) => fields.iter().any(|f| mentions_file(&f.ty)),
+        }),
+        _ => false,
+    }
 }

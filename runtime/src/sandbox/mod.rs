@@ -17,3 +17,4 @@ pub use engine::{EngineFingerprint, EngineSettings, Limits};
 pub use failure::{FailureKind, TaskFailure};
 pub use host::WorkflowHost;
 pub use loader::{ArtifactStore, LoadedModule, ModuleError, Sandbox};
+pub use wasi::Preopen;

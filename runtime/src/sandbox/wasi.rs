@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtxBuilder};
 
 use crate::key::TaskKey;
 
@@ -110,9 +110,35 @@ pub(crate) enum Stdio {
     Inherit,
 }
 
-/// A WASI context for one guest: nothing ambient, everything that varies derived from `seed`.
-pub(crate) fn guest_wasi(seed: &TaskKey, stdio: Stdio) -> (WasiP1Ctx, Option<CapturedOutput>) {
+/// A host directory a task sees at a fixed guest path.
+#[derive(Debug, Clone)]
+pub struct Preopen {
+    /// The host directory (prepared by the runinfo store).
+    pub host: std::path::PathBuf,
+    /// Where the guest sees it (`/wf/in`, `/wf/out`).
+    pub guest: &'static str,
+    /// Whether the guest may create and write files there.
+    pub writable: bool,
+}
+
+/// A WASI context for one guest: nothing ambient, everything that varies derived from `seed`,
+/// and only the directories in `preopens`.
+pub(crate) fn guest_wasi(
+    seed: &TaskKey,
+    stdio: Stdio,
+    preopens: &[Preopen],
+) -> Result<(WasiP1Ctx, Option<CapturedOutput>), String> {
     let mut builder = WasiCtxBuilder::new();
+    for preopen in preopens {
+        let perms = if preopen.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        builder
+            .preopened_dir(&preopen.host, preopen.guest, perms)
+            .map_err(|e| format!("could not give the task {}: {e:#}", preopen.guest))?;
+    }
     builder
         .wall_clock(VirtualClock::default())
         .monotonic_clock(VirtualClock::default())
@@ -140,7 +166,7 @@ pub(crate) fn guest_wasi(seed: &TaskKey, stdio: Stdio) -> (WasiP1Ctx, Option<Cap
             None
         }
     };
-    (builder.build_p1(), captured)
+    Ok((builder.build_p1(), captured))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use wf_runtime::{Counts, RunReport, Runner, RunnerConfig, Session};
+use wf_runtime::{Counts, OutputDir, RunReport, Runner, RunnerConfig, Session};
 
 use crate::limits::LimitArgs;
 use crate::{EXIT_TASK_FAILED, RunInfoArg};
@@ -39,6 +39,12 @@ pub struct Args {
     /// A salt mixed into every task key, to force fresh results.
     #[arg(long, value_name = "TEXT", default_value = "")]
     salt: String,
+    /// A directory whose files the workflow may name as inputs, read-only (repeatable).
+    #[arg(long = "input-dir", value_name = "DIR")]
+    input_dirs: Vec<PathBuf>,
+    /// Copy the output files of the run's tasks here at the end.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
 }
 
 fn parse_app_retries(text: &str) -> Result<(String, u32), String> {
@@ -60,6 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         app_retries: args.app_retries.into_iter().collect(),
         memoize: !args.no_memo,
         salt: args.salt,
+        input_dirs: args.input_dirs,
         ..RunnerConfig::default()
     };
     if let Some(jobs) = args.jobs {
@@ -93,6 +100,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         done.store(true, Ordering::Relaxed);
         outcome
     });
+    if let Some(dir) = &args.output_dir {
+        let written = OutputDir::create(dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|out| Ok(session.export_outputs(&out)?))
+            .with_context(|| format!("copying output files to {}", dir.display()))?;
+        eprintln!(
+            "wf: copied {} output file(s) to {}",
+            written.len(),
+            dir.display()
+        );
+    }
     if let Err(failure) = &outcome {
         eprintln!(
             "wfrun: the workflow `{}` failed ({}): {}",
