@@ -3,6 +3,7 @@
 
 mod build;
 mod determinism;
+mod files;
 mod limits;
 mod modules;
 mod sandbox;
