@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use wf_runtime::{Counts, OutputDir, RunReport, Runner, RunnerConfig, Session};
+use wf_runtime::{
+    Counts, LoadedCheckpoint, MemoTable, OutputDir, RunReport, Runner, RunnerConfig, Session,
+    StoreError, load_checkpoint_dir,
+};
 
 use crate::limits::LimitArgs;
 use crate::{EXIT_TASK_FAILED, RunInfoArg};
@@ -45,6 +48,13 @@ pub struct Args {
     /// Copy the output files of the run's tasks here at the end.
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
+    /// Reuse the results recorded by every earlier run in the runinfo directory.
+    #[arg(long)]
+    resume: bool,
+    /// Reuse the results recorded in these checkpoint directories (e.g. runinfo/003/checkpoint,
+    /// or a copy of one from another machine).
+    #[arg(long = "checkpoint-files", value_name = "DIR", num_args = 1..)]
+    checkpoint_files: Vec<PathBuf>,
 }
 
 fn parse_app_retries(text: &str) -> Result<(String, u32), String> {
@@ -73,6 +83,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         config.workers = jobs as usize;
     }
     let runner = Runner::new(config, Some(&args.runinfo.runinfo))?;
+    if args.resume || !args.checkpoint_files.is_empty() {
+        runner.use_checkpoints(load_checkpoints(
+            &runner,
+            args.resume,
+            &args.checkpoint_files,
+        )?);
+    }
     let module = runner
         .load(&bytes)
         .with_context(|| format!("loading {}", args.module.display()))?;
@@ -124,6 +141,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_TASK_FAILED)
     })
+}
+
+/// The memo table of earlier checkpoints: every run's (in numeric order) with `--resume`, then
+/// the directories named. The most recent entry for a key wins. A damaged record is reported and
+/// skipped; a torn tail is dropped with a warning.
+fn load_checkpoints(runner: &Runner, resume: bool, dirs: &[PathBuf]) -> anyhow::Result<MemoTable> {
+    let mut table = MemoTable::new();
+    let mut add = |loaded: Result<LoadedCheckpoint, StoreError>, what: &str| match loaded {
+        Ok(checkpoint) => {
+            for warning in checkpoint.warnings() {
+                eprintln!("wfrun: warning: {warning}");
+            }
+            table.add_checkpoint(checkpoint);
+        }
+        Err(e) => eprintln!("wfrun: warning: skipping the checkpoint of {what}: {e}"),
+    };
+    if resume {
+        if let Some(runinfo) = runner.runinfo() {
+            for id in runinfo.runs()? {
+                add(runinfo.load_checkpoint(id), &format!("run {id}"));
+            }
+        }
+    }
+    for dir in dirs {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "--checkpoint-files: {} is not a directory",
+            dir.display()
+        );
+        add(load_checkpoint_dir(dir), &dir.display().to_string());
+    }
+    eprintln!("wf: loaded {} recorded results", table.len());
+    Ok(table)
 }
 
 /// Live progress on a terminal; a plain line every few seconds otherwise.
