@@ -157,11 +157,9 @@ fn load_checkpoints(runner: &Runner, resume: bool, dirs: &[PathBuf]) -> anyhow::
         }
         Err(e) => eprintln!("wfrun: warning: skipping the checkpoint of {what}: {e}"),
     };
-    if resume {
-        if let Some(runinfo) = runner.runinfo() {
-            for id in runinfo.runs()? {
-                add(runinfo.load_checkpoint(id), &format!("run {id}"));
-            }
+    if resume && let Some(runinfo) = runner.runinfo() {
+        for id in runinfo.runs()? {
+            add(runinfo.load_checkpoint(id), &format!("run {id}"));
         }
     }
     for dir in dirs {
