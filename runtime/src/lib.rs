@@ -2,6 +2,7 @@
 //! sandbox, memoized by a content hash of its code and inputs and checkpointed to `runinfo/`.
 #![deny(missing_docs)]
 
+mod checkpoint_policy;
 mod config;
 mod executor;
 mod guest_build;
@@ -11,6 +12,9 @@ mod runinfo;
 mod sandbox;
 mod scheduler;
 
+pub use checkpoint_policy::{
+    CheckpointPolicy, Decision, GroupPolicy, MODE_NAMES, Mode, PolicyConfig, PolicyError, RawPolicy,
+};
 pub use config::{DurationError, parse_duration};
 pub use executor::{
     Backend, Completion, Input, Job, JobDone, LocalBackend, RunError, RunReport, Runner,

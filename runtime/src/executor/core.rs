@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::backend::{Backend, Job, JobDone};
+use super::committer::{Committer, Pending};
 use super::files::FileTable;
 use super::report::{TaskReport, TaskStatusReport};
 use crate::key::{KeyInputs, ModuleDigest, TaskKey, ValueDigest};
 use crate::runinfo::{
-    BlobDir, CheckpointRecord, CheckpointWriter, MemoTable, Outcome, OutputFile, Resolved,
-    StoreError,
+    BlobDir, CheckpointRecord, MemoTable, Outcome, OutputFile, Payload, Resolved, StoreError,
 };
 use crate::sandbox::{FailureKind, TaskFailure};
 use crate::scheduler::{
@@ -69,7 +69,13 @@ pub(crate) struct Core {
     pub tasks: Vec<TaskInfo>,
     pub memo: ProcessMemo,
     pub checkpoints: Arc<MemoTable>,
-    pub writer: Option<CheckpointWriter>,
+    /// Commits records (group commit) before their tasks resolve; `None` without a runinfo.
+    pub committer: Option<Committer>,
+    /// Where this run's checkpoint keeps blobs (output files, large results).
+    pub blobs: Option<BlobDir>,
+    /// Records durable so far, and how many of them a `checkpoint()` call has reported.
+    durable: u64,
+    reported: u64,
     /// The first error of the checkpoint store: the run goes on, and reports it at the end.
     pub store_error: Option<StoreError>,
     pub settings: CoreSettings,
@@ -144,6 +150,15 @@ impl Shared {
         }
     }
 
+    /// The committer made a batch of records durable.
+    pub fn on_committed(&self, batch: Vec<Pending>, durable: u64, error: Option<StoreError>) {
+        let mut core = self.lock();
+        core.on_committed(batch, durable, error);
+        if core.waiters > 0 {
+            self.changed.notify_all();
+        }
+    }
+
     /// A worker finished a job.
     pub fn on_job_done(&self, done: JobDone) {
         let mut core = self.lock();
@@ -159,7 +174,7 @@ impl Core {
         settings: CoreSettings,
         memo: ProcessMemo,
         checkpoints: Arc<MemoTable>,
-        writer: Option<CheckpointWriter>,
+        blobs: Option<BlobDir>,
         backend: Arc<dyn Backend>,
         files: Arc<FileTable>,
     ) -> Core {
@@ -168,7 +183,10 @@ impl Core {
             tasks: Vec::new(),
             memo,
             checkpoints,
-            writer,
+            committer: None,
+            blobs,
+            durable: 0,
+            reported: 0,
             store_error: None,
             settings,
             backend,
@@ -245,17 +263,34 @@ impl Core {
             Ok(bytes) => {
                 let cache = self.settings.memoize && self.cacheable(job.task);
                 if cache {
-                    let blobs = self.writer.as_ref().map(|w| w.blobs().clone());
                     let value = MemoValue {
                         bytes: Arc::from(bytes.as_slice()),
                         outputs: outputs.clone(),
-                        blobs,
+                        blobs: self.blobs.clone(),
                     };
                     self.memo.insert(job.key, value);
-                    let micros = elapsed.as_micros() as u64;
-                    self.record(&job, &bytes, &outputs, started_unix_ms, micros);
                 }
-                self.sched.on_finished(job.task, bytes, &mut actions);
+                match (&self.committer, cache) {
+                    (Some(committer), true) => {
+                        // Resolved by the committer once the record is durable.
+                        let record = CheckpointRecord {
+                            key: job.key,
+                            app: job.app.to_string(),
+                            module: job.module,
+                            outcome: Outcome::Ok(Payload::Inline(Vec::new())),
+                            outputs: outputs.to_vec(),
+                            started_unix_ms,
+                            duration_us: elapsed.as_micros() as u64,
+                            attempts: job.attempt,
+                        };
+                        committer.send(Pending {
+                            task: job.task,
+                            result: bytes,
+                            record,
+                        });
+                    }
+                    _ => self.sched.on_finished(job.task, bytes, &mut actions),
+                }
             }
             Err(failure) => {
                 let reason = format!("{}: {}", failure.kind, failure.message);
@@ -275,50 +310,27 @@ impl Core {
             .is_some_and(|info| info.cache)
     }
 
-    /// Appends the record of an executed task to the run's checkpoint (made durable at the next
-    /// checkpoint or at the end of the run).
-    fn record(
-        &mut self,
-        job: &Job,
-        bytes: &[u8],
-        outputs: &[OutputFile],
-        started_unix_ms: u64,
-        duration_us: u64,
-    ) {
-        let Some(writer) = self.writer.as_mut() else {
-            return;
-        };
-        let appended = writer.payload(bytes).and_then(|payload| {
-            let record = CheckpointRecord {
-                key: job.key,
-                app: job.app.to_string(),
-                module: job.module,
-                outcome: Outcome::Ok(payload),
-                outputs: outputs.to_vec(),
-                started_unix_ms,
-                duration_us,
-                attempts: job.attempt,
-            };
-            writer.append([&record])
-        });
-        if let Err(e) = appended {
-            self.store_error.get_or_insert(e);
-        }
+    /// Records made durable since the last call. Every executed task's record is durable before
+    /// its future resolves, so there is nothing left to write when a workflow asks.
+    pub fn checkpoint(&mut self) -> u64 {
+        let newly = self.durable - self.reported;
+        self.reported = self.durable;
+        newly
     }
 
-    /// Makes every appended record durable; answers how many records that covered.
-    pub fn checkpoint(&mut self) -> u64 {
-        let Some(writer) = self.writer.as_mut() else {
-            return 0;
-        };
-        let before = writer.records_synced();
-        match writer.sync() {
-            Ok(()) => writer.records_synced() - before,
-            Err(e) => {
-                self.store_error.get_or_insert(e);
-                0
-            }
+    /// The committer made a batch durable (or failed to): resolve its tasks.
+    fn on_committed(&mut self, batch: Vec<Pending>, durable: u64, error: Option<StoreError>) {
+        if let Some(e) = error {
+            self.store_error.get_or_insert(e);
         }
+        self.durable = durable;
+        let mut actions = std::mem::take(&mut self.actions);
+        for pending in batch {
+            self.sched
+                .on_finished(pending.task, pending.result, &mut actions);
+        }
+        self.actions = actions;
+        self.process();
     }
 
     /// Carries out the scheduler's actions until it has none left.

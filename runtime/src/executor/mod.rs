@@ -8,6 +8,7 @@
 //! resolves for anyone waiting on it.
 
 mod backend;
+mod committer;
 mod core;
 mod files;
 mod report;

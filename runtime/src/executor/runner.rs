@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use wf_abi::SubmitRequest;
 
 use super::backend::{Backend, Completion, LocalBackend};
+use super::committer::Committer;
 use super::core::{Core, CoreSettings, ProcessMemo, Shared, arg_sources};
 use super::files::FileTable;
 use super::report::{RunReport, TaskStatusReport};
@@ -215,7 +216,7 @@ impl Runner {
         });
         let blobs = writer.as_ref().map(|w| w.blobs().clone());
         let inputs = InputDirs::open(&self.config.input_dirs)?;
-        let files = Arc::new(FileTable::new(inputs, run.clone(), blobs));
+        let files = Arc::new(FileTable::new(inputs, run.clone(), blobs.clone()));
         let backend = Arc::new(LocalBackend::new(
             self.sandbox.clone(),
             self.config.workers,
@@ -226,11 +227,14 @@ impl Runner {
             settings,
             memo,
             checkpoints,
-            writer,
+            blobs,
             backend.clone() as Arc<dyn Backend>,
             files.clone(),
         );
         let shared = Shared::new(core);
+        if let Some(writer) = writer {
+            shared.lock().committer = Some(Committer::start(writer, Arc::downgrade(&shared)));
+        }
         if let Ok(mut s) = slot.lock() {
             *s = Some(shared.clone());
         }
@@ -410,8 +414,11 @@ impl<'r> Session<'r> {
     /// Like [`finish`](Self::finish), after a workflow that ended with `workflow_error`.
     pub fn finish_with(self, workflow_error: Option<String>) -> Result<RunReport, RunError> {
         self.shared.wait_all();
+        // Every record is durable once every task has resolved; end the commit thread (not
+        // under the core's lock: it takes that lock to resolve what it commits).
+        let committer = self.shared.lock().committer.take();
+        drop(committer);
         let mut core = self.shared.lock();
-        core.checkpoint();
         let counts = core.counts();
         let task_list = core.task_reports();
         let store_error = core.store_error.take();

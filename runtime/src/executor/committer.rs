@@ -1,0 +1,110 @@
+//! Group commit: finished tasks' records are appended and fsynced by one thread, in batches, and
+//! only then are the tasks resolved (DESIGN §3.3: completed ⇒ durable in `task_exit` mode).
+
+use std::sync::Weak;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::core::Shared;
+use crate::runinfo::{CheckpointRecord, CheckpointWriter, Outcome};
+use crate::scheduler::TaskId;
+
+/// The most records one batch commits; more wait for the next fsync.
+const MAX_BATCH: usize = 4096;
+
+/// A finished task whose record must be durable before it resolves.
+pub(crate) struct Pending {
+    pub task: TaskId,
+    pub result: Vec<u8>,
+    pub record: CheckpointRecord,
+}
+
+/// What the committer thread is told.
+pub(crate) enum Message {
+    Commit(Pending),
+    /// Stop after committing everything queued before this message.
+    Stop,
+}
+
+/// The handle the core keeps.
+pub(crate) struct Committer {
+    tx: Sender<Message>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Committer {
+    /// Starts the thread; it resolves committed tasks in `shared` (held weakly: the committer
+    /// must not keep a finished run alive).
+    pub fn start(writer: CheckpointWriter, shared: Weak<Shared>) -> Committer {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("wf-commit".into())
+            .spawn(move || run(writer, &rx, &shared))
+            .expect("spawning the commit thread: the OS refused a thread");
+        Committer {
+            tx,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn send(&self, pending: Pending) {
+        // The thread lives until `stop`, so this cannot fail before then.
+        let _ = self.tx.send(Message::Commit(pending));
+    }
+
+    /// Commits what is queued and ends the thread.
+    pub fn stop(&mut self) {
+        let _ = self.tx.send(Message::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Shared>) {
+    let mut batch: Vec<Pending> = Vec::new();
+    let mut stopping = false;
+    while !stopping {
+        match rx.recv() {
+            Ok(Message::Commit(pending)) => batch.push(pending),
+            Ok(Message::Stop) | Err(_) => stopping = true,
+        }
+        // Everything that arrived while the last fsync ran goes into this one.
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Message::Commit(pending)) => batch.push(pending),
+                Ok(Message::Stop) => stopping = true,
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let error = commit(&mut writer, &mut batch).err();
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        shared.on_committed(std::mem::take(&mut batch), writer.records_synced(), error);
+    }
+}
+
+/// Stores large results as blobs, appends the records, fsyncs once.
+fn commit(
+    writer: &mut CheckpointWriter,
+    batch: &mut [Pending],
+) -> Result<(), crate::runinfo::StoreError> {
+    for pending in batch.iter_mut() {
+        if let Outcome::Ok(payload) = &mut pending.record.outcome {
+            *payload = writer.payload(&pending.result)?;
+        }
+    }
+    writer.append(batch.iter().map(|p| &p.record))?;
+    writer.sync()
+}
