@@ -22,7 +22,7 @@ pub(crate) struct Pending {
 
 /// What the committer thread is told.
 pub(crate) enum Message {
-    Commit(Pending),
+    Commit(Box<Pending>),
     /// Stop after committing everything queued before this message.
     Stop,
 }
@@ -50,7 +50,7 @@ impl Committer {
 
     pub fn send(&self, pending: Pending) {
         // The thread lives until `stop`, so this cannot fail before then.
-        let _ = self.tx.send(Message::Commit(pending));
+        let _ = self.tx.send(Message::Commit(Box::new(pending)));
     }
 
     /// Commits what is queued and ends the thread.
@@ -73,13 +73,13 @@ fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Share
     let mut stopping = false;
     while !stopping {
         match rx.recv() {
-            Ok(Message::Commit(pending)) => batch.push(pending),
+            Ok(Message::Commit(pending)) => batch.push(*pending),
             Ok(Message::Stop) | Err(_) => stopping = true,
         }
         // Everything that arrived while the last fsync ran goes into this one.
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(Message::Commit(pending)) => batch.push(pending),
+                Ok(Message::Commit(pending)) => batch.push(*pending),
                 Ok(Message::Stop) => stopping = true,
                 Err(_) => break,
             }
