@@ -138,7 +138,7 @@ impl TryFrom<RawPolicy> for PolicyConfig {
         let name = MODE_NAMES
             .iter()
             .find(|known| **known == name)
-            .ok_or_else(|| PolicyError::UnknownMode { mode: raw.mode })?;
+            .ok_or(PolicyError::UnknownMode { mode: raw.mode })?;
         let period = match (*name, raw.period) {
             ("periodic", None) => return Err(PolicyError::MissingPeriod),
             ("periodic", Some(text)) => Some(parse_duration(&text)?),
