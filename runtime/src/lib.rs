@@ -1,5 +1,29 @@
 //! The wf engine: runs workflows whose tasks are WebAssembly modules, each task in a fresh
 //! sandbox, memoized by a content hash of its code and inputs and checkpointed to `runinfo/`.
+//!
+//! The entry point is [`Runner`]: it loads modules built with the guest SDK (`wf-guest`) and
+//! starts [`Session`]s in which a guest workflow, or the host program, submits tasks and awaits
+//! them. `cargo run -p wf-runtime --example embed` is a complete program; see ARCHITECTURE.md for
+//! the codemap.
+//!
+//! A task's memo key depends on what decides its result and nothing else:
+//!
+//! ```
+//! use wf_runtime::{KeyInputs, ModuleDigest, TaskKey, ValueDigest};
+//!
+//! let arg = postcard::to_allocvec(&21i64).unwrap();
+//! let args = [ValueDigest::of(&arg)];
+//! let inputs = |salt| KeyInputs {
+//!     module: ModuleDigest([1; 32]),
+//!     app: "slow_double",
+//!     args: &args,
+//!     files: &[],
+//!     fuel: None,
+//!     salt,
+//! };
+//! assert_eq!(TaskKey::derive(&inputs("")), TaskKey::derive(&inputs("")));
+//! assert_ne!(TaskKey::derive(&inputs("")), TaskKey::derive(&inputs("fresh")));
+//! ```
 #![deny(missing_docs)]
 
 mod checkpoint_policy;
@@ -17,8 +41,8 @@ pub use checkpoint_policy::{
 };
 pub use config::{DurationError, parse_duration};
 pub use executor::{
-    Backend, Completion, Input, Job, JobDone, LocalBackend, RunError, RunReport, Runner,
-    RunnerConfig, Session, TaskError, TaskHandle, TaskReport, TaskStatusReport,
+    Backend, Completion, GroupPolicyFactory, Input, Job, JobDone, LocalBackend, RunError,
+    RunReport, Runner, RunnerConfig, Session, TaskError, TaskHandle, TaskReport, TaskStatusReport,
 };
 pub use guest_build::{BuildError, BuildOptions, GUEST_TARGET, build_guest};
 pub use json_codec::{CodecError, decode_output, encode_args, encode_value, signature};

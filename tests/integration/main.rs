@@ -2,6 +2,7 @@
 //! library function, run through the engine. One binary, one module per concern.
 
 mod build;
+mod checkpointing;
 mod determinism;
 mod files;
 mod limits;

@@ -18,6 +18,8 @@ pub(crate) struct Pending {
     pub task: TaskId,
     pub result: Vec<u8>,
     pub record: CheckpointRecord,
+    /// Whether the task resolves only once this record is durable (`task_exit`).
+    pub resolve: bool,
 }
 
 /// What the committer thread is told.
@@ -91,7 +93,12 @@ fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Share
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        shared.on_committed(std::mem::take(&mut batch), writer.records_synced(), error);
+        let count = batch.len() as u64;
+        shared.on_committed(
+            std::mem::take(&mut batch),
+            if error.is_none() { count } else { 0 },
+            error,
+        );
     }
 }
 

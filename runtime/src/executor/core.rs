@@ -5,14 +5,17 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
 use super::backend::{Backend, Job, JobDone};
 use super::committer::{Committer, Pending};
 use super::files::FileTable;
 use super::report::{TaskReport, TaskStatusReport};
+use crate::checkpoint_policy::{CheckpointPolicy, Decision};
 use crate::key::{KeyInputs, ModuleDigest, TaskKey, ValueDigest};
 use crate::runinfo::{
-    BlobDir, CheckpointRecord, MemoTable, Outcome, OutputFile, Payload, Resolved, StoreError,
+    BlobDir, CheckpointRecord, GuestFailure, MemoTable, Outcome, OutputFile, Payload, Resolved,
+    StoreError,
 };
 use crate::sandbox::{FailureKind, TaskFailure};
 use crate::scheduler::{
@@ -60,6 +63,8 @@ pub(crate) struct TaskInfo {
 #[derive(Debug, Clone)]
 pub(crate) struct CoreSettings {
     pub memoize: bool,
+    /// Record deterministic guest failures too, and reuse them.
+    pub cache_failures: bool,
     pub fuel: Option<u64>,
     pub salt: String,
 }
@@ -73,9 +78,15 @@ pub(crate) struct Core {
     pub committer: Option<Committer>,
     /// Where this run's checkpoint keeps blobs (output files, large results).
     pub blobs: Option<BlobDir>,
-    /// Records durable so far, and how many of them a `checkpoint()` call has reported.
+    /// When to write records; `None` without a runinfo or with memoization off.
+    pub policy: Option<CheckpointPolicy>,
+    /// The origin of the policy's clock.
+    pub origin: Instant,
+    /// Finished tasks whose records wait for the policy.
+    held: HashMap<TaskId, Pending>,
+    /// Records handed to the committer, and those it made durable.
+    sent: u64,
     durable: u64,
-    reported: u64,
     /// The first error of the checkpoint store: the run goes on, and reports it at the end.
     pub store_error: Option<StoreError>,
     pub settings: CoreSettings,
@@ -150,6 +161,26 @@ impl Shared {
         }
     }
 
+    /// Writes what a policy event decides and waits until the committer made it durable; answers
+    /// how many records that was (a manual checkpoint; the end of a run).
+    pub fn decide_and_wait(&self, event: impl FnOnce(&mut CheckpointPolicy) -> Decision) -> u64 {
+        let mut core = self.lock();
+        let written = core.decide(event) as u64;
+        let (target, _) = core.sent_and_durable();
+        while core.committer.is_some()
+            && core.sent_and_durable().1 < target
+            && core.store_error.is_none()
+        {
+            core.waiters += 1;
+            core = self
+                .changed
+                .wait(core)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            core.waiters -= 1;
+        }
+        written
+    }
+
     /// The committer made a batch of records durable.
     pub fn on_committed(&self, batch: Vec<Pending>, durable: u64, error: Option<StoreError>) {
         let mut core = self.lock();
@@ -185,8 +216,11 @@ impl Core {
             checkpoints,
             committer: None,
             blobs,
+            policy: None,
+            origin: Instant::now(),
+            held: HashMap::new(),
+            sent: 0,
             durable: 0,
-            reported: 0,
             store_error: None,
             settings,
             backend,
@@ -222,6 +256,9 @@ impl Core {
             .collect();
         let mut actions = std::mem::take(&mut self.actions);
         let submitted = self.sched.on_submit(spec, &mut actions);
+        if let (Ok(id), Some(policy)) = (&submitted, self.policy.as_mut()) {
+            policy.on_submit(*id, &app);
+        }
         if let Ok(id) = submitted {
             debug_assert_eq!(id.0 as usize, self.tasks.len());
             self.tasks.push(TaskInfo {
@@ -259,9 +296,21 @@ impl Core {
             info.outputs = outputs.clone();
         }
         let mut actions = std::mem::take(&mut self.actions);
-        match run.outcome {
+        let cache = self.settings.memoize && self.cacheable(job.task);
+        let recording = cache && self.committer.is_some() && self.policy.is_some();
+        let now = self.origin.elapsed();
+        let record = |outcome| CheckpointRecord {
+            key: job.key,
+            app: job.app.to_string(),
+            module: job.module,
+            outcome,
+            outputs: outputs.to_vec(),
+            started_unix_ms,
+            duration_us: elapsed.as_micros() as u64,
+            attempts: job.attempt,
+        };
+        let decision = match run.outcome {
             Ok(bytes) => {
-                let cache = self.settings.memoize && self.cacheable(job.task);
                 if cache {
                     let value = MemoValue {
                         bytes: Arc::from(bytes.as_slice()),
@@ -270,36 +319,58 @@ impl Core {
                     };
                     self.memo.insert(job.key, value);
                 }
-                match (&self.committer, cache) {
-                    (Some(committer), true) => {
-                        // Resolved by the committer once the record is durable.
-                        let record = CheckpointRecord {
-                            key: job.key,
-                            app: job.app.to_string(),
-                            module: job.module,
-                            outcome: Outcome::Ok(Payload::Inline(Vec::new())),
-                            outputs: outputs.to_vec(),
-                            started_unix_ms,
-                            duration_us: elapsed.as_micros() as u64,
-                            attempts: job.attempt,
-                        };
-                        committer.send(Pending {
-                            task: job.task,
-                            result: bytes,
-                            record,
-                        });
+                if recording {
+                    // With `task_exit` the committer resolves the task once its record is
+                    // durable; otherwise it resolves now and its record waits for the policy.
+                    let resolve = self.durable_before_resolve();
+                    if !resolve {
+                        self.sched
+                            .on_finished(job.task, bytes.clone(), &mut actions);
                     }
-                    _ => self.sched.on_finished(job.task, bytes, &mut actions),
+                    let pending = Pending {
+                        task: job.task,
+                        result: bytes,
+                        record: record(Outcome::Ok(Payload::Inline(Vec::new()))),
+                        resolve,
+                    };
+                    self.held.insert(job.task, pending);
+                    self.policy_event(|p| p.on_finished(job.task, &job.app, now))
+                } else {
+                    self.sched.on_finished(job.task, bytes, &mut actions);
+                    self.policy_event(|p| p.on_unrecorded(job.task))
                 }
             }
             Err(failure) => {
                 let reason = format!("{}: {}", failure.kind, failure.message);
+                let memoizable_failure =
+                    self.settings.cache_failures && failure.kind.is_deterministic();
+                let recorded = guest_failure(failure.kind).map(|kind| Outcome::Failed {
+                    kind,
+                    message: failure.message.clone(),
+                });
                 if let Some(info) = self.tasks.get_mut(index) {
                     info.failure = Some(failure);
                 }
                 self.sched.on_failed(job.task, &reason, &mut actions);
+                let final_failure =
+                    matches!(self.sched.status(job.task), Some(TaskStatus::Failed(_)));
+                match recorded {
+                    Some(outcome) if final_failure && memoizable_failure && recording => {
+                        let pending = Pending {
+                            task: job.task,
+                            result: Vec::new(),
+                            record: record(outcome),
+                            resolve: false,
+                        };
+                        self.held.insert(job.task, pending);
+                        self.policy_event(|p| p.on_finished(job.task, &job.app, now))
+                    }
+                    _ if final_failure => self.policy_event(|p| p.on_unrecorded(job.task)),
+                    _ => Decision::default(),
+                }
             }
-        }
+        };
+        self.apply(decision, &mut actions);
         self.actions = actions;
         self.process();
     }
@@ -310,24 +381,63 @@ impl Core {
             .is_some_and(|info| info.cache)
     }
 
-    /// Records made durable since the last call. Every executed task's record is durable before
-    /// its future resolves, so there is nothing left to write when a workflow asks.
-    pub fn checkpoint(&mut self) -> u64 {
-        let newly = self.durable - self.reported;
-        self.reported = self.durable;
-        newly
+    fn durable_before_resolve(&self) -> bool {
+        self.policy
+            .as_ref()
+            .is_some_and(CheckpointPolicy::durable_before_resolve)
     }
 
-    /// The committer made a batch durable (or failed to): resolve its tasks.
+    fn policy_event(&mut self, event: impl FnOnce(&mut CheckpointPolicy) -> Decision) -> Decision {
+        self.policy.as_mut().map(event).unwrap_or_default()
+    }
+
+    /// Hands the records a policy decision names to the committer; forgets those it drops
+    /// (avoided apps), resolving them if they were waiting for durability.
+    fn apply(&mut self, decision: Decision, actions: &mut Vec<Action>) {
+        for task in decision.write {
+            if let (Some(pending), Some(committer)) = (self.held.remove(&task), &self.committer) {
+                committer.send(pending);
+                self.sent += 1;
+            }
+        }
+        for task in decision.drop {
+            if let Some(pending) = self.held.remove(&task)
+                && pending.resolve
+            {
+                self.sched
+                    .on_finished(pending.task, pending.result, actions);
+            }
+        }
+    }
+
+    /// Applies a decision taken outside a task event (a tick, a manual checkpoint, the end).
+    pub fn decide(&mut self, event: impl FnOnce(&mut CheckpointPolicy) -> Decision) -> usize {
+        let decision = self.policy_event(event);
+        let written = decision.write.len();
+        let mut actions = std::mem::take(&mut self.actions);
+        self.apply(decision, &mut actions);
+        self.actions = actions;
+        self.process();
+        written
+    }
+
+    /// How many records were handed to the committer, and how many it made durable.
+    pub fn sent_and_durable(&self) -> (u64, u64) {
+        (self.sent, self.durable)
+    }
+
+    /// The committer made a batch durable (or failed to): resolve its tasks that waited.
     fn on_committed(&mut self, batch: Vec<Pending>, durable: u64, error: Option<StoreError>) {
         if let Some(e) = error {
             self.store_error.get_or_insert(e);
         }
-        self.durable = durable;
+        self.durable += durable;
         let mut actions = std::mem::take(&mut self.actions);
         for pending in batch {
-            self.sched
-                .on_finished(pending.task, pending.result, &mut actions);
+            if pending.resolve {
+                self.sched
+                    .on_finished(pending.task, pending.result, &mut actions);
+            }
         }
         self.actions = actions;
         self.process();
@@ -378,6 +488,20 @@ impl Core {
                     uses_files: info.uses_files,
                     files,
                 });
+            }
+            Action::Resolved { task, how } if how.is_cached() => {
+                let decision = self.policy_event(|p| p.on_reused(task));
+                self.apply(decision, out);
+            }
+            Action::Failed { task, cause, .. } if !matches!(cause, FailureCause::Own { .. }) => {
+                let decision = self.policy_event(|p| {
+                    if cause == FailureCause::Memo {
+                        p.on_reused(task)
+                    } else {
+                        p.on_unrecorded(task)
+                    }
+                });
+                self.apply(decision, out);
             }
             Action::Resolved { .. } | Action::Failed { .. } | Action::Abort { .. } => {}
         }
@@ -523,4 +647,17 @@ pub(crate) fn arg_sources(args: Vec<wf_abi::ArgSpec>) -> Vec<ArgSource> {
             }
         })
         .collect()
+}
+
+/// How a deterministic guest failure is recorded; `None` for failures that are never recorded.
+fn guest_failure(kind: FailureKind) -> Option<GuestFailure> {
+    Some(match kind {
+        FailureKind::AppError => GuestFailure::AppError,
+        FailureKind::Panic => GuestFailure::Panic,
+        FailureKind::Trap => GuestFailure::Trap,
+        FailureKind::FuelExhausted => GuestFailure::FuelExhausted,
+        FailureKind::MemoryLimit => GuestFailure::MemoryLimit,
+        FailureKind::BadInput => GuestFailure::BadInput,
+        _ => return None,
+    })
 }

@@ -16,4 +16,4 @@ mod runner;
 
 pub use backend::{Backend, Completion, Job, JobDone, LocalBackend};
 pub use report::{RunReport, TaskError, TaskReport, TaskStatusReport};
-pub use runner::{Input, RunError, Runner, RunnerConfig, Session, TaskHandle};
+pub use runner::{GroupPolicyFactory, Input, RunError, Runner, RunnerConfig, Session, TaskHandle};

@@ -14,6 +14,9 @@ use super::committer::Committer;
 use super::core::{Core, CoreSettings, ProcessMemo, Shared, arg_sources};
 use super::files::FileTable;
 use super::report::{RunReport, TaskStatusReport};
+use crate::checkpoint_policy::{
+    CheckpointPolicy, GroupPolicy, Mode, PolicyConfig, PolicyError, RawPolicy,
+};
 use crate::key::ValueDigest;
 use crate::runinfo::{
     CompiledCache, InputDirs, MemoTable, OutputDir, OutputFile, RunHandle, RunInfo, StoreError,
@@ -40,6 +43,11 @@ pub struct RunnerConfig {
     pub salt: String,
     /// Directories whose files workflows may name as inputs (read-only).
     pub input_dirs: Vec<std::path::PathBuf>,
+    /// When finished tasks are written to the run's checkpoint (default `task_exit`), and the
+    /// apps never checkpointed.
+    pub checkpoint: RawPolicy,
+    /// Record deterministic guest failures (app errors, traps, fuel, memory) and reuse them.
+    pub cache_failures: bool,
 }
 
 impl Default for RunnerConfig {
@@ -52,6 +60,11 @@ impl Default for RunnerConfig {
             memoize: true,
             salt: String::new(),
             input_dirs: Vec::new(),
+            checkpoint: RawPolicy {
+                mode: "task_exit".into(),
+                ..RawPolicy::default()
+            },
+            cache_failures: false,
         }
     }
 }
@@ -69,7 +82,13 @@ pub enum RunError {
     /// A submission was refused: unknown app, wrong arguments, unknown future.
     #[error("{0}")]
     BadSubmission(String),
+    /// The checkpoint policy is not valid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
 }
+
+/// Makes the custom checkpoint policy of each session (COMPSs's custom policy).
+pub type GroupPolicyFactory = Arc<dyn Fn() -> Box<dyn GroupPolicy> + Send + Sync>;
 
 /// The engine: one sandbox (one wasmtime engine) and the results this process has computed.
 ///
@@ -96,6 +115,7 @@ pub struct Runner {
     runinfo: Option<RunInfo>,
     memo: Mutex<ProcessMemo>,
     checkpoints: Mutex<Arc<MemoTable>>,
+    group_policy: Mutex<Option<GroupPolicyFactory>>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -138,6 +158,8 @@ impl Runner {
         config: RunnerConfig,
         runinfo: Option<&std::path::Path>,
     ) -> Result<Runner, RunError> {
+        // Refuse a bad policy before anything runs.
+        PolicyConfig::try_from(config.checkpoint.clone())?;
         let runinfo = runinfo.map(RunInfo::open).transpose()?;
         let artifacts = match &runinfo {
             Some(runinfo) => {
@@ -156,6 +178,7 @@ impl Runner {
             runinfo,
             memo: Mutex::default(),
             checkpoints: Mutex::default(),
+            group_policy: Mutex::default(),
         })
     }
 
@@ -176,6 +199,23 @@ impl Runner {
         }
     }
 
+    /// Uses a custom checkpoint policy (a [`GroupPolicy`] per session) instead of the configured
+    /// mode; the configured avoid list still applies.
+    pub fn set_group_policy(&self, factory: GroupPolicyFactory) {
+        if let Ok(mut slot) = self.group_policy.lock() {
+            *slot = Some(factory);
+        }
+    }
+
+    fn policy(&self) -> Result<PolicyConfig, RunError> {
+        let factory = self.group_policy.lock().ok().and_then(|f| f.clone());
+        Ok(match factory {
+            Some(factory) => PolicyConfig::new(Mode::Custom(factory()))?
+                .avoiding(self.config.checkpoint.avoid.iter().cloned()),
+            None => PolicyConfig::try_from(self.config.checkpoint.clone())?,
+        })
+    }
+
     /// Starts a session: a run to which tasks are submitted. `what` describes it in reports.
     pub fn start(&self, what: &str) -> Result<Session<'_>, RunError> {
         let mut run = match &self.runinfo {
@@ -194,8 +234,10 @@ impl Runner {
             .lock()
             .map(|t| t.clone())
             .unwrap_or_default();
+        let policy = self.policy()?;
         let settings = CoreSettings {
             memoize: self.config.memoize,
+            cache_failures: self.config.cache_failures,
             fuel: self.config.limits.fuel,
             salt: self.config.salt.clone(),
         };
@@ -232,8 +274,17 @@ impl Runner {
             files.clone(),
         );
         let shared = Shared::new(core);
+        let mut ticker = None;
         if let Some(writer) = writer {
-            shared.lock().committer = Some(Committer::start(writer, Arc::downgrade(&shared)));
+            let mut core = shared.lock();
+            core.committer = Some(Committer::start(writer, Arc::downgrade(&shared)));
+            if self.config.memoize {
+                let policy = CheckpointPolicy::new(policy, core.origin.elapsed());
+                if policy.next_deadline().is_some() {
+                    ticker = Some(Ticker::start(Arc::downgrade(&shared)));
+                }
+                core.policy = Some(policy);
+            }
         }
         if let Ok(mut s) = slot.lock() {
             *s = Some(shared.clone());
@@ -247,6 +298,7 @@ impl Runner {
             started: Instant::now(),
             module_digest: Mutex::new(None),
             slot,
+            ticker,
         })
     }
 
@@ -283,6 +335,7 @@ pub struct Session<'r> {
     started: Instant,
     module_digest: Mutex<Option<String>>,
     slot: Arc<Mutex<Option<Arc<Shared>>>>,
+    ticker: Option<Ticker>,
 }
 
 impl std::fmt::Debug for Session<'_> {
@@ -297,6 +350,11 @@ impl<'r> Session<'r> {
     /// The run's id, when it is recorded in a runinfo directory.
     pub fn run_id(&self) -> Option<String> {
         self.run.as_ref().map(|r| r.id().to_string())
+    }
+
+    /// The run's checkpoint directory, when it is recorded in a runinfo directory.
+    pub fn checkpoint_path(&self) -> Option<std::path::PathBuf> {
+        self.run.as_ref().map(|r| r.checkpoint_path())
     }
 
     /// How many tasks are where, right now.
@@ -386,7 +444,20 @@ impl<'r> Session<'r> {
     /// Makes the records of every task finished so far durable; answers how many records that
     /// took (Parsl's `checkpoint()`, COMPSs's snapshot).
     pub fn checkpoint(&self) -> u64 {
-        self.shared.lock().checkpoint()
+        self.shared.decide_and_wait(CheckpointPolicy::on_manual)
+    }
+
+    /// Waits until every record the policy has already decided to write is durable (records the
+    /// policy still holds stay pending); answers how many records are durable in all.
+    pub fn wait_for_writes(&self) -> u64 {
+        self.shared.decide_and_wait(|_| Default::default());
+        self.shared.lock().sent_and_durable().1
+    }
+
+    /// Writes every pending record now and waits until it is durable, whatever the policy: what
+    /// `dfk_exit` does on SIGINT/SIGTERM before the process ends. Answers how many records.
+    pub fn flush(&self) -> u64 {
+        self.shared.decide_and_wait(CheckpointPolicy::on_exit)
     }
 
     /// Runs a guest workflow in this session; returns when the workflow function returns (its
@@ -412,10 +483,12 @@ impl<'r> Session<'r> {
     }
 
     /// Like [`finish`](Self::finish), after a workflow that ended with `workflow_error`.
-    pub fn finish_with(self, workflow_error: Option<String>) -> Result<RunReport, RunError> {
+    pub fn finish_with(mut self, workflow_error: Option<String>) -> Result<RunReport, RunError> {
         self.shared.wait_all();
-        // Every record is durable once every task has resolved; end the commit thread (not
+        // Every mode writes what is still pending at the end; then end the commit thread (not
         // under the core's lock: it takes that lock to resolve what it commits).
+        drop(self.ticker.take());
+        self.shared.decide_and_wait(CheckpointPolicy::on_exit);
         let committer = self.shared.lock().committer.take();
         drop(committer);
         let mut core = self.shared.lock();
@@ -545,6 +618,54 @@ impl WorkflowHost for GuestHost {
     }
 
     fn checkpoint(&mut self) -> u64 {
-        self.shared.lock().checkpoint()
+        self.shared.decide_and_wait(CheckpointPolicy::on_manual)
+    }
+}
+
+/// Ticks a periodic policy: wakes at its deadlines and writes what is pending.
+struct Ticker {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(shared: std::sync::Weak<Shared>) -> Ticker {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("wf-checkpoint-tick".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    let Some(shared) = shared.upgrade() else {
+                        return;
+                    };
+                    let mut core = shared.lock();
+                    let now = core.origin.elapsed();
+                    let due = core
+                        .policy
+                        .as_ref()
+                        .and_then(CheckpointPolicy::next_deadline)
+                        .is_some_and(|d| d <= now);
+                    if due {
+                        core.decide(|p| p.on_tick(now));
+                    }
+                }
+            })
+            .expect("spawning the checkpoint ticker: the OS refused a thread");
+        Ticker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

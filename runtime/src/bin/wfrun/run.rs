@@ -3,13 +3,14 @@
 use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use wf_runtime::{
-    Counts, LoadedCheckpoint, MemoTable, OutputDir, RunReport, Runner, RunnerConfig, Session,
-    StoreError, load_checkpoint_dir,
+    Counts, LoadedCheckpoint, MemoTable, OutputDir, RawPolicy, RunReport, Runner, RunnerConfig,
+    Session, StoreError, load_checkpoint_dir,
 };
 
 use crate::limits::LimitArgs;
@@ -51,6 +52,23 @@ pub struct Args {
     /// Reuse the results recorded by every earlier run in the runinfo directory.
     #[arg(long)]
     resume: bool,
+    /// When finished tasks are recorded: task_exit (each, durably, before its future resolves),
+    /// periodic, dfk_exit (at the end, also on SIGINT/SIGTERM), manual (when the workflow calls
+    /// checkpoint()), every_n_finished, instantiated_group.
+    #[arg(long, value_name = "MODE", default_value = "task_exit")]
+    checkpoint_mode: String,
+    /// The period of `periodic`: 30s, 5m, 1h or HH:MM:SS.
+    #[arg(long, value_name = "DUR")]
+    checkpoint_period: Option<String>,
+    /// The N of every_n_finished and instantiated_group.
+    #[arg(long = "checkpoint-n", value_name = "N")]
+    checkpoint_n: Option<u64>,
+    /// An app whose results are never checkpointed (still memoized within the run; repeatable).
+    #[arg(long = "avoid-checkpoint", value_name = "APP")]
+    avoid_checkpoint: Vec<String>,
+    /// Record deterministic task failures (app errors, traps, fuel, memory) and reuse them.
+    #[arg(long)]
+    cache_failures: bool,
     /// Reuse the results recorded in these checkpoint directories (e.g. runinfo/003/checkpoint,
     /// or a copy of one from another machine).
     #[arg(long = "checkpoint-files", value_name = "DIR", num_args = 1..)]
@@ -77,6 +95,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         memoize: !args.no_memo,
         salt: args.salt,
         input_dirs: args.input_dirs,
+        checkpoint: RawPolicy {
+            mode: args.checkpoint_mode,
+            period: args.checkpoint_period,
+            n: args.checkpoint_n,
+            avoid: args.avoid_checkpoint,
+        },
+        cache_failures: args.cache_failures,
         ..RunnerConfig::default()
     };
     if let Some(jobs) = args.jobs {
@@ -110,9 +135,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.entry,
         args.module.display()
     ))?;
+    let interrupted = watch_signals()?;
     let done = AtomicBool::new(false);
     let outcome = std::thread::scope(|scope| {
         scope.spawn(|| show_progress(&session, &done));
+        scope.spawn(|| flush_on_signal(&session, &interrupted, &done));
         let outcome = session.run_workflow(&module, &args.entry);
         done.store(true, Ordering::Relaxed);
         outcome
@@ -172,6 +199,28 @@ fn load_checkpoints(runner: &Runner, resume: bool, dirs: &[PathBuf]) -> anyhow::
     }
     eprintln!("wf: loaded {} recorded results", table.len());
     Ok(table)
+}
+
+/// SIGINT and SIGTERM set a flag instead of killing the process at once.
+fn watch_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, flag.clone()).context("installing a signal handler")?;
+    }
+    Ok(flag)
+}
+
+/// On SIGINT/SIGTERM: write every pending record durably, then end the process (exit 130):
+/// nothing a finished task computed is lost, whatever the checkpoint mode.
+fn flush_on_signal(session: &Session<'_>, interrupted: &AtomicBool, done: &AtomicBool) {
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(20));
+        if interrupted.load(Ordering::Relaxed) {
+            let written = session.flush();
+            eprintln!("\nwfrun: interrupted; recorded {written} pending result(s) before stopping");
+            std::process::exit(130);
+        }
+    }
 }
 
 /// Live progress on a terminal; a plain line every few seconds otherwise.
