@@ -59,7 +59,7 @@ const MODULES: &[(&str, &[&str], &[&str])] = &[
             "chatty",
             "counter",
         ],
-        &["noops", "spins", "runaway"],
+        &["noops", "spins", "runaway", "chain"],
     ),
 ];
 

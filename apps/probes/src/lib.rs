@@ -7,7 +7,9 @@
 //! - isolation: [`ambient`] reports the environment, arguments and files a task can see, and
 //!   [`counter`] shows whether state survives from one task to the next;
 //! - overhead: [`noop`] does nothing, and the workflows [`noops`] and [`spins`] submit many tasks;
-//! - logs: [`chatty`] writes to stdout and stderr.
+//! - logs: [`chatty`] writes to stdout and stderr;
+//! - limits in a run: the workflow [`runaway`] submits [`forever`] beside a [`noop`];
+//! - crashes: the workflow [`chain`] runs tasks one by one, printing each, to be killed half-way.
 //!
 //! Natively (`cargo test -p probes`) only the apps that return are exercised.
 #![deny(missing_docs)]
@@ -209,6 +211,32 @@ pub fn spins() -> Result<()> {
         mix ^= future.get()?;
     }
     println!("{tasks} spin tasks of about {rounds} rounds, mix {mix:016x}");
+    Ok(())
+}
+
+/// Submits a [`forever`] task beside a quick [`noop`] and waits for both: a run that only a
+/// per-task limit (`--timeout`, `--fuel`) can end, in which the other task still succeeds.
+/// Not run natively: there nothing would stop `forever`.
+#[workflow]
+pub fn runaway() -> Result<()> {
+    let stuck = forever.submit();
+    let quick = noop.submit(7);
+    println!("noop answered {}", quick.get()?);
+    println!("forever returned after {} turns", stuck.get()?);
+    Ok(())
+}
+
+/// How many tasks [`chain`] runs, one after another.
+pub const CHAIN: u64 = 200;
+
+/// Runs [`CHAIN`] `spin` tasks one after another and prints `done I RESULT` as each resolves: a
+/// run to kill half-way, after which every task it printed must be reused, not run again.
+#[workflow]
+pub fn chain() -> Result<()> {
+    for i in 0..CHAIN {
+        let result = spin.submit(1_000_000 + i).get()?;
+        println!("done {i} {result}");
+    }
     Ok(())
 }
 
