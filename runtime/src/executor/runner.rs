@@ -241,6 +241,14 @@ impl Runner {
             fuel: self.config.limits.fuel,
             salt: self.config.salt.clone(),
         };
+        if let Some(run) = &run {
+            let sources: Vec<std::path::PathBuf> = checkpoints
+                .checkpoints()
+                .iter()
+                .map(|c| c.path().to_path_buf())
+                .collect();
+            run.write_lineage(&sources)?;
+        }
         let run = run.map(Arc::new);
         // The backend delivers to the core, which submits to the backend: tie the knot through
         // a slot filled once the core exists.

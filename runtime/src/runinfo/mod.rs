@@ -16,6 +16,7 @@ mod compiled;
 mod error;
 mod files;
 mod format;
+mod lineage;
 mod loader;
 mod memo;
 mod record;
@@ -31,6 +32,7 @@ pub use compiled::CompiledCache;
 pub use error::{LoadProblem, LoadWarning, StoreError};
 pub use files::{InputDirs, OutputDir, TaskFileDirs};
 pub use format::FORMAT_VERSION;
+pub use lineage::load_with_lineage;
 pub use loader::{LoadedCheckpoint, load_checkpoint, load_checkpoint_dir};
 pub use memo::{MemoEntry, MemoTable, Resolved};
 pub use record::{

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use wf_runtime::{
     Counts, LoadedCheckpoint, MemoTable, OutputDir, RawPolicy, RunReport, Runner, RunnerConfig,
-    Session, StoreError, load_checkpoint_dir,
+    Session, StoreError, load_with_lineage,
 };
 
 use crate::limits::LimitArgs;
@@ -195,7 +195,17 @@ fn load_checkpoints(runner: &Runner, resume: bool, dirs: &[PathBuf]) -> anyhow::
             "--checkpoint-files: {} is not a directory",
             dir.display()
         );
-        add(load_checkpoint_dir(dir), &dir.display().to_string());
+        match load_with_lineage(dir) {
+            Ok((checkpoints, warnings)) => {
+                for warning in warnings {
+                    eprintln!("wfrun: warning: {warning}");
+                }
+                for checkpoint in checkpoints {
+                    add(Ok(checkpoint), &dir.display().to_string());
+                }
+            }
+            Err(e) => add(Err(e), &dir.display().to_string()),
+        }
     }
     eprintln!("wf: loaded {} recorded results", table.len());
     Ok(table)
