@@ -1,46 +1,14 @@
 //! The `wfrun` binary as a user runs it: outputs, exit codes and error messages.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Output;
 
-fn wfrun() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wfrun"))
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("runtime/ is in the workspace")
-        .to_path_buf()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod fixtures;
+use fixtures::{text, wfrun, workspace};
 
 /// `apps/basics` built with `wfrun build` itself.
-fn basics() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = wfrun()
-            .arg("build")
-            .arg(workspace().join("apps/basics"))
-            .arg("--target-dir")
-            .arg(workspace().join("target/wf-test-wasm"))
-            .output()
-            .expect("run wfrun build");
-        assert!(
-            out.status.success(),
-            "wfrun build failed: {}",
-            text(&out.stderr)
-        );
-        let stdout = text(&out.stdout);
-        let lines: Vec<&str> = stdout.lines().collect();
-        assert_eq!(lines.len(), 1, "one module path per line: {stdout}");
-        assert!(lines[0].ends_with("basics.wasm"), "{stdout}");
-        PathBuf::from(lines[0])
-    })
+fn basics() -> PathBuf {
+    fixtures::module("basics")
 }
 
 fn call(runinfo: &Path, args: &[&str]) -> Output {
