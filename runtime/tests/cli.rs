@@ -27,7 +27,15 @@ fn call(runinfo: &Path, args: &[&str]) -> Output {
 fn help_is_as_documented() {
     let golden = workspace().join("runtime/tests/golden/help.txt");
     let mut help = String::new();
-    for sub in [None, Some("build"), Some("inspect"), Some("call")] {
+    for sub in [
+        None,
+        Some("build"),
+        Some("inspect"),
+        Some("call"),
+        Some("run"),
+        Some("runs"),
+        Some("show"),
+    ] {
         let mut cmd = wfrun();
         cmd.args(sub).arg("--help");
         let out = cmd.output().expect("run wfrun --help");
