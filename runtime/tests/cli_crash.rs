@@ -2,38 +2,15 @@
 //! what it recorded and ends with the same output as a clean run.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-fn wfrun() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wfrun"))
-}
+mod fixtures;
+use fixtures::{module, wfrun};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("in the workspace")
-        .to_path_buf()
-}
-
-fn probes() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = wfrun()
-            .arg("build")
-            .arg(workspace().join("apps/probes"))
-            .arg("--target-dir")
-            .arg(workspace().join("target/wf-test-wasm"))
-            .output()
-            .expect("run wfrun build");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    })
+fn probes() -> std::path::PathBuf {
+    module("probes")
 }
 
 const TASKS: usize = 200;

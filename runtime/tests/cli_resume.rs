@@ -1,45 +1,11 @@
 //! Reusing results across runs and machines: --resume, --checkpoint-files with lineage, a
 //! relocated checkpoint directory, concurrent runs on one runinfo.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::path::Path;
+use std::process::Output;
 
-fn wfrun() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wfrun"))
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("in the workspace")
-        .to_path_buf()
-}
-
-fn module(app: &str) -> PathBuf {
-    static BUILT: OnceLock<std::sync::Mutex<std::collections::HashMap<String, PathBuf>>> =
-        OnceLock::new();
-    let built = BUILT.get_or_init(Default::default);
-    let mut built = built.lock().expect("lock");
-    built
-        .entry(app.to_owned())
-        .or_insert_with(|| {
-            let out = wfrun()
-                .arg("build")
-                .arg(workspace().join("apps").join(app))
-                .arg("--target-dir")
-                .arg(workspace().join("target/wf-test-wasm"))
-                .output()
-                .expect("run wfrun build");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-        })
-        .clone()
-}
+mod fixtures;
+use fixtures::{module, wfrun};
 
 fn run(runinfo: &Path, app: &str, args: &[&str]) -> Output {
     let out = wfrun()

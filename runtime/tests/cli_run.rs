@@ -473,10 +473,7 @@ fn with_cache_failures_a_fuel_failure_is_reused_and_a_timeout_is_not() {
 }
 
 #[test]
-#[ignore = "bug: a failure replayed from a checkpoint (--cache-failures --resume) is reported as \
-            `FuelExhausted (recorded): ...` (the Debug name of runinfo::GuestFailure, formatted \
-            in executor::core::look_up) and `show --json` gives it `error.kind: null`, where a \
-            fresh one says `fuel exhausted` with kind \"fuel exhausted\""]
+/// Regression: a replayed failure was reported under its Debug name with no kind.
 fn a_replayed_failure_keeps_its_kind() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();

@@ -572,7 +572,15 @@ impl Core {
         match entry.map(|entry| entry.resolve()) {
             Some(Ok(Resolved::Ok(bytes))) => LookupAnswer::Hit(bytes.into_owned()),
             Some(Ok(Resolved::Failed { kind, message })) => {
-                LookupAnswer::HitFailure(format!("{kind:?} (recorded): {message}"))
+                let failure = TaskFailure {
+                    kind: failure_kind(kind),
+                    message: message.to_owned(),
+                };
+                let reason = format!("{} (recorded): {}", failure.kind, failure.message);
+                if let Some(info) = self.tasks.get_mut(task.0 as usize) {
+                    info.failure = Some(failure);
+                }
+                LookupAnswer::HitFailure(reason)
             }
             // A damaged or missing blob is a miss: the task runs again.
             Some(Err(_)) | None => LookupAnswer::Miss,
@@ -647,6 +655,18 @@ pub(crate) fn arg_sources(args: Vec<wf_abi::ArgSpec>) -> Vec<ArgSource> {
             }
         })
         .collect()
+}
+
+/// The kind of a recorded failure.
+fn failure_kind(kind: GuestFailure) -> FailureKind {
+    match kind {
+        GuestFailure::AppError => FailureKind::AppError,
+        GuestFailure::Panic => FailureKind::Panic,
+        GuestFailure::Trap => FailureKind::Trap,
+        GuestFailure::FuelExhausted => FailureKind::FuelExhausted,
+        GuestFailure::MemoryLimit => FailureKind::MemoryLimit,
+        GuestFailure::BadInput => FailureKind::BadInput,
+    }
 }
 
 /// How a deterministic guest failure is recorded; `None` for failures that are never recorded.
