@@ -136,28 +136,27 @@ impl Shared {
                 Some(TaskStatus::Failed(_)) => {
                     return Err(core.failure_message(task));
                 }
-                Some(_) => {
-                    core.waiters += 1;
-                    core = self
-                        .changed
-                        .wait(core)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    core.waiters -= 1;
-                }
+                Some(_) => core = self.wait_for_change(core),
             }
         }
+    }
+
+    /// Releases the lock until the core changes (a task resolved, records became durable).
+    fn wait_for_change<'a>(&'a self, mut core: MutexGuard<'a, Core>) -> MutexGuard<'a, Core> {
+        core.waiters += 1;
+        let mut core = self
+            .changed
+            .wait(core)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        core.waiters -= 1;
+        core
     }
 
     /// Blocks until every submitted task has ended.
     pub fn wait_all(&self) {
         let mut core = self.lock();
         while !core.sched.is_finished() {
-            core.waiters += 1;
-            core = self
-                .changed
-                .wait(core)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            core.waiters -= 1;
+            core = self.wait_for_change(core);
         }
     }
 
@@ -171,12 +170,7 @@ impl Shared {
             && core.sent_and_durable().1 < target
             && core.store_error.is_none()
         {
-            core.waiters += 1;
-            core = self
-                .changed
-                .wait(core)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            core.waiters -= 1;
+            core = self.wait_for_change(core);
         }
         written
     }

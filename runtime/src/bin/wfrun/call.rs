@@ -13,7 +13,7 @@ use wf_runtime::{
     ValueDigest, decode_output, encode_args, signature,
 };
 
-use crate::limits::LimitArgs;
+use crate::limits::{LimitArgs, MemoArgs};
 use crate::{EXIT_TASK_FAILED, RunInfoArg};
 
 /// Call one app.
@@ -30,12 +30,8 @@ pub struct Args {
     runinfo: RunInfoArg,
     #[command(flatten)]
     limits: LimitArgs,
-    /// Do not look up or record the result in the memo table.
-    #[arg(long)]
-    no_memo: bool,
-    /// A salt mixed into the task key, to force fresh results.
-    #[arg(long, value_name = "TEXT", default_value = "")]
-    salt: String,
+    #[command(flatten)]
+    memo: MemoArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -71,9 +67,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args: &digests,
         files: &[],
         fuel: args.limits.fuel,
-        salt: &args.salt,
+        salt: &args.memo.salt,
     });
-    let memoize = !args.no_memo && app.cache;
+    let memoize = !args.memo.no_memo && app.cache;
     if memoize && let Some(bytes) = recorded_result(&runinfo, &key)? {
         eprintln!(
             "wfrun: cache hit: `{}` (task {key}) was recorded by an earlier run",

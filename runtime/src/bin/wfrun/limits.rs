@@ -1,4 +1,4 @@
-//! The per-task limit flags `wfrun call` and `wfrun run` share.
+//! The flags `wfrun call` and `wfrun run` share: per-task limits and memoization.
 
 use std::time::Duration;
 
@@ -31,4 +31,15 @@ impl LimitArgs {
             memory_bytes: self.memory << 20,
         }
     }
+}
+
+/// Memoization.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MemoArgs {
+    /// Turn memoization off: nothing is looked up or recorded.
+    #[arg(long)]
+    pub no_memo: bool,
+    /// A salt mixed into every task key, to force fresh results.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub salt: String,
 }

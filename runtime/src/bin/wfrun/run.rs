@@ -13,7 +13,7 @@ use wf_runtime::{
     Session, StoreError, load_with_lineage,
 };
 
-use crate::limits::LimitArgs;
+use crate::limits::{LimitArgs, MemoArgs};
 use crate::{EXIT_TASK_FAILED, RunInfoArg};
 
 /// Run a workflow.
@@ -37,12 +37,8 @@ pub struct Args {
     app_retries: Vec<(String, u32)>,
     #[command(flatten)]
     limits: LimitArgs,
-    /// Turn memoization off for this run.
-    #[arg(long)]
-    no_memo: bool,
-    /// A salt mixed into every task key, to force fresh results.
-    #[arg(long, value_name = "TEXT", default_value = "")]
-    salt: String,
+    #[command(flatten)]
+    memo: MemoArgs,
     /// A directory whose files the workflow may name as inputs, read-only (repeatable).
     #[arg(long = "input-dir", value_name = "DIR")]
     input_dirs: Vec<PathBuf>,
@@ -92,8 +88,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         limits: args.limits.limits(),
         retries: args.retries,
         app_retries: args.app_retries.into_iter().collect(),
-        memoize: !args.no_memo,
-        salt: args.salt,
+        memoize: !args.memo.no_memo,
+        salt: args.memo.salt,
         input_dirs: args.input_dirs,
         checkpoint: RawPolicy {
             mode: args.checkpoint_mode,
