@@ -16,6 +16,10 @@ doc:
 test:
     cargo test --workspace --locked
 
-# the README's main job: build the Monte Carlo example and run it
+# the README's main job: build the Monte Carlo example and run its workflow
 demo:
-    cargo run --release -p wf-runtime --bin wfrun -- build apps/montecarlo
+    cargo run -q --bin wfrun -- run "$(cargo run -q --bin wfrun -- build apps/montecarlo)"
+
+# the throughput benchmarks (see BENCHMARKS.md)
+bench:
+    cargo bench -p wf-runtime --bench throughput
