@@ -117,6 +117,12 @@ fn run(filters: &[String]) -> BenchResult<()> {
         wanted.join(" ")
     );
 
+    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+        eprintln!(
+            "# note: RUST_BACKTRACE is set, so every wasmtime error the engine makes and drops \
+             captures a backtrace: slower than a user's default (see BENCHMARKS.md)"
+        );
+    }
     let scratch = tempfile::tempdir()?;
     // The CLI's fresh runs share one runinfo whose compiled-module cache is warm: every run
     // executes all its tasks (no --resume) but none compiles the module.
@@ -156,11 +162,12 @@ fn run(filters: &[String]) -> BenchResult<()> {
                 };
                 let line = format!(
                     "scenario=wf_{scenario}_j{workers} n={} seconds={:.4} tasks_per_s={:.0} \
-                     us_per_task={:.2} others_pct={:.0}",
+                     us_per_task={:.2} cpu_us_per_task={:.1} others_pct={:.0}",
                     m.tasks,
                     m.seconds,
                     m.tasks as f64 / m.seconds,
                     m.seconds * 1e6 / m.tasks as f64,
+                    m.cpu_seconds * 1e6 / m.tasks as f64,
                     noise.others_pct()
                 );
                 println!("{line}");
@@ -172,11 +179,37 @@ fn run(filters: &[String]) -> BenchResult<()> {
     Ok(())
 }
 
-/// One measurement: `tasks` done in `seconds`.
+/// One measurement: `tasks` done in `seconds` of wall-clock time, using `cpu_seconds` of this
+/// process and of the children it waited for (counted in ticks of 10 ms: coarse on short runs,
+/// but unlike the wall-clock figure it hardly depends on what other processes do).
 #[derive(Debug, Clone, Copy)]
 struct Measured {
     tasks: u64,
     seconds: f64,
+    cpu_seconds: f64,
+}
+
+/// Wall-clock and CPU time from `start` to `stop`.
+struct Clock {
+    wall: Instant,
+    cpu: f64,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            wall: Instant::now(),
+            cpu: own_cpu_seconds(),
+        }
+    }
+
+    fn stop(self, tasks: u64) -> Measured {
+        Measured {
+            tasks,
+            seconds: self.wall.elapsed().as_secs_f64(),
+            cpu_seconds: own_cpu_seconds() - self.cpu,
+        }
+    }
 }
 
 /// The `probes` module: `WF_BENCH_MODULE`, or built from `apps/probes`.
@@ -234,15 +267,12 @@ fn lib_noops(
     if rerun {
         check(&runner.run_workflow(&module, "noops")?, 10_000, 0)?;
     }
-    let clock = Instant::now();
+    let clock = Clock::start();
     let report = runner.run_workflow(&module, "noops")?;
-    let seconds = clock.elapsed().as_secs_f64();
+    let measured = clock.stop(report.tasks);
     let (executed, cached) = if rerun { (0, 10_000) } else { (10_000, 0) };
     check(&report, executed, cached)?;
-    Ok(Measured {
-        tasks: report.tasks,
-        seconds,
-    })
+    Ok(measured)
 }
 
 /// `n` noop tasks submitted by the host through `Session::submit`, then `finish`, in a fresh
@@ -250,15 +280,15 @@ fn lib_noops(
 fn lib_host_noops(bytes: &[u8], workers: usize, n: u64) -> BenchResult<Measured> {
     let runner = runner(workers, true, None)?;
     let module = runner.load(bytes)?;
-    let clock = Instant::now();
+    let clock = Clock::start();
     let session = runner.start("host noops")?;
     for i in 0..n {
         session.submit(&module, "noop", vec![Input::value(&i)])?;
     }
     let report = session.finish()?;
-    let seconds = clock.elapsed().as_secs_f64();
+    let measured = clock.stop(n);
     check(&report, n, 0)?;
-    Ok(Measured { tasks: n, seconds })
+    Ok(measured)
 }
 
 /// 200 `spin(rounds + i)` tasks (distinct, so all execute) submitted by the host.
@@ -266,18 +296,15 @@ fn lib_spin(bytes: &[u8], workers: usize, rounds: u64) -> BenchResult<Measured> 
     const TASKS: u64 = 200;
     let runner = runner(workers, true, None)?;
     let module = runner.load(bytes)?;
-    let clock = Instant::now();
+    let clock = Clock::start();
     let session = runner.start("spins")?;
     for i in 0..TASKS {
         session.submit(&module, "spin", vec![Input::value(&(rounds + i))])?;
     }
     let report = session.finish()?;
-    let seconds = clock.elapsed().as_secs_f64();
+    let measured = clock.stop(TASKS);
     check(&report, TASKS, 0)?;
-    Ok(Measured {
-        tasks: TASKS,
-        seconds,
-    })
+    Ok(measured)
 }
 
 /// `calls` bare `Sandbox::call`s of `noop` (a fresh instance each) on each of `threads` threads
@@ -290,7 +317,7 @@ fn sandbox_call(bytes: &[u8], threads: usize, calls: u64) -> BenchResult<Measure
     };
     // One warm-up call per thread's worth of pool slots, outside the clock.
     call_noops(&sandbox, &module, &arg, 10)?;
-    let clock = Instant::now();
+    let clock = Clock::start();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|_| scope.spawn(|| call_noops(&sandbox, &module, &arg, calls)))
@@ -300,10 +327,7 @@ fn sandbox_call(bytes: &[u8], threads: usize, calls: u64) -> BenchResult<Measure
             .map(|h| h.join().map_err(|_| "a call thread panicked")?)
             .collect::<Result<Vec<()>, _>>()
     })?;
-    Ok(Measured {
-        tasks: calls * threads as u64,
-        seconds: clock.elapsed().as_secs_f64(),
-    })
+    Ok(clock.stop(calls * threads as u64))
 }
 
 fn call_noops(
@@ -341,9 +365,9 @@ fn wfrun_noops(
     if resume {
         command.arg("--resume");
     }
-    let clock = Instant::now();
+    let clock = Clock::start();
     let output = command.output()?;
-    let seconds = clock.elapsed().as_secs_f64();
+    let measured = clock.stop(10_000);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let expected = if resume {
         "0 executed, 10000 cached"
@@ -353,24 +377,21 @@ fn wfrun_noops(
     if !output.status.success() || !stderr.contains(expected) {
         return Err(format!("wfrun run failed or did not say `{expected}`: {stderr}").into());
     }
-    Ok(Measured {
-        tasks: 10_000,
-        seconds,
-    })
+    Ok(measured)
 }
 
 /// `wfrun --version`: what starting the process costs.
 fn cli_start(wfrun: &Path) -> BenchResult<Measured> {
-    let clock = Instant::now();
+    let clock = Clock::start();
     let status = Command::new(wfrun)
         .arg("--version")
         .stdout(Stdio::null())
         .status()?;
-    let seconds = clock.elapsed().as_secs_f64();
+    let measured = clock.stop(1);
     if !status.success() {
         return Err("wfrun --version failed".into());
     }
-    Ok(Measured { tasks: 1, seconds })
+    Ok(measured)
 }
 
 /// CPU time of the whole machine and of this process (and its waited-for children), to tell
@@ -460,8 +481,8 @@ fn summarize(lines: &[(String, Measured)], workers: &[usize]) {
     println!();
     println!("# medians [min..max] over the repetitions");
     println!(
-        "{:<28} {:>4} {:>28} {:>24}",
-        "scenario", "runs", "tasks/s", "µs/task"
+        "{:<28} {:>4} {:>28} {:>24} {:>12}",
+        "scenario", "runs", "tasks/s", "µs/task", "CPU µs/task"
     );
     let mut medians = std::collections::HashMap::new();
     for name in &names {
@@ -470,11 +491,17 @@ fn summarize(lines: &[(String, Measured)], workers: &[usize]) {
             .filter(|(n, _)| n == name)
             .map(|(_, m)| m.tasks as f64 / m.seconds)
             .collect();
+        let mut cpu: Vec<f64> = lines
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, m)| m.cpu_seconds * 1e6 / m.tasks as f64)
+            .collect();
         let runs = rates.len();
         let (median, min, max) = median_min_max(&mut rates);
+        let (cpu_median, _, _) = median_min_max(&mut cpu);
         medians.insert(name.to_string(), median);
         println!(
-            "{name:<28} {runs:>4} {:>28} {:>24}",
+            "{name:<28} {runs:>4} {:>28} {:>24} {cpu_median:>12.1}",
             format!("{median:.0} [{min:.0}..{max:.0}]"),
             format!("{:.2} [{:.2}..{:.2}]", 1e6 / median, 1e6 / max, 1e6 / min),
         );
