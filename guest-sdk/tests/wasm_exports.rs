@@ -166,6 +166,7 @@ fn every_app_module_has_the_abi_exports_and_imports() {
         ("take_len", "() -> i32"),
         ("take", "(i32)"),
         ("checkpoint", "() -> i64"),
+        ("input_file", "(i32, i32) -> i64"),
     ]);
     for (name, apps, workflows) in MODULES {
         let path = dir.join(format!("{name}.wasm"));
