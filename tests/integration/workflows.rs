@@ -282,3 +282,38 @@ fn the_host_refuses_bad_submissions_with_a_reason() {
         "{err}"
     );
 }
+
+#[test]
+fn many_short_sessions_end_cleanly() {
+    // Regression: the last reference to a session could be dropped by one of its own workers,
+    // which then tried to join itself ("Resource deadlock avoided").
+    // Such a panic happens on a worker thread, so watch for it through the panic hook.
+    static JOIN_PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        if info.to_string().contains("join") {
+            JOIN_PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }));
+    let runner = runner(RunnerConfig {
+        workers: 2,
+        ..RunnerConfig::default()
+    });
+    let probes = module(&runner, "probes");
+    for i in 0..30u64 {
+        let session = runner.start("short").expect("session");
+        let task = session
+            .submit(&probes, "noop", vec![Input::value(&i)])
+            .expect("submit");
+        assert_eq!(session.get::<u64>(task).expect("noop"), i);
+        session.finish().expect("finish");
+    }
+    drop(runner);
+    std::thread::sleep(Duration::from_millis(100));
+    std::panic::set_hook(previous);
+    assert_eq!(
+        JOIN_PANICS.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a worker joined itself"
+    );
+}

@@ -180,8 +180,14 @@ impl Backend for LocalBackend {
 impl Drop for LocalBackend {
     fn drop(&mut self) {
         self.jobs = None;
+        // The last reference to a session can be dropped by its own worker (in the completion
+        // callback): that worker ends by itself once the channel is closed, and must not join
+        // itself.
+        let me = std::thread::current().id();
         for thread in self.threads.drain(..) {
-            let _ = thread.join();
+            if thread.thread().id() != me {
+                let _ = thread.join();
+            }
         }
     }
 }

@@ -299,8 +299,10 @@ pub(crate) fn initialize(
     instance: &wasmtime::Instance,
     store: &mut Store<TaskState>,
 ) -> wasmtime::Result<()> {
-    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut *store, "_initialize") {
-        init.call(&mut *store, ())?;
+    // `get_func` first: modules built with the SDK have no `_initialize`, and a failed typed
+    // lookup builds an error (with a backtrace when RUST_BACKTRACE is set) on every task.
+    if let Some(init) = instance.get_func(&mut *store, "_initialize") {
+        init.typed::<(), ()>(&*store)?.call(&mut *store, ())?;
     }
     Ok(())
 }
