@@ -2,7 +2,7 @@
 //! tasks are submitted — by a guest workflow or by the host program — and awaited.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -251,16 +251,16 @@ impl Runner {
         }
         let run = run.map(Arc::new);
         // The backend delivers to the core, which submits to the backend: tie the knot through
-        // a slot filled once the core exists.
-        let slot: Arc<Mutex<Option<Arc<Shared>>>> = Arc::default();
+        // a slot filled once the core exists. It holds the core weakly, so no cycle keeps a
+        // finished session (and its workers) alive, whatever path `finish` takes.
+        let slot: Arc<OnceLock<Weak<Shared>>> = Arc::default();
         let completion_slot = slot.clone();
         let logs = run.clone();
         let completion: Completion = Arc::new(move |done: super::backend::JobDone| {
             if let Some(run) = &logs {
                 write_task_logs(run, &done);
             }
-            let shared = completion_slot.lock().ok().and_then(|s| s.clone());
-            if let Some(shared) = shared {
+            if let Some(shared) = completion_slot.get().and_then(Weak::upgrade) {
                 shared.on_job_done(done);
             }
         });
@@ -294,9 +294,7 @@ impl Runner {
                 core.policy = Some(policy);
             }
         }
-        if let Ok(mut s) = slot.lock() {
-            *s = Some(shared.clone());
-        }
+        let _ = slot.set(Arc::downgrade(&shared));
         Ok(Session {
             runner: self,
             shared,
@@ -305,7 +303,6 @@ impl Runner {
             what: what.to_owned(),
             started: Instant::now(),
             module_digest: Mutex::new(None),
-            slot,
             ticker,
         })
     }
@@ -342,7 +339,6 @@ pub struct Session<'r> {
     what: String,
     started: Instant,
     module_digest: Mutex<Option<String>>,
-    slot: Arc<Mutex<Option<Arc<Shared>>>>,
     ticker: Option<Ticker>,
 }
 
@@ -537,10 +533,6 @@ impl<'r> Session<'r> {
         }
         if let Some(e) = store_error {
             return Err(e.into());
-        }
-        // Break the cycle core → backend → completion → core.
-        if let Ok(mut slot) = self.slot.lock() {
-            slot.take();
         }
         Ok(report)
     }
