@@ -54,7 +54,7 @@ pub use runinfo::{
     INLINE_LIMIT, InputDirs, LoadProblem, LoadWarning, LoadedCheckpoint, LogStream, MemoEntry,
     MemoTable, Outcome, OutcomeRef, OutputDir, OutputFile, OutputFileRef, ParseRunIdError, Payload,
     PayloadRef, RecordRef, Resolved, RunHandle, RunId, RunInfo, StoreError, TaskFileDirs,
-    load_checkpoint, load_checkpoint_dir, load_with_lineage,
+    TaskInputs, TaskInputsRef, load_checkpoint, load_checkpoint_dir, load_with_lineage,
 };
 pub use sandbox::{
     ArtifactStore, EngineFingerprint, EngineSettings, FailureKind, Limits, LoadedModule,
