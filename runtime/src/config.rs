@@ -5,12 +5,12 @@ use std::time::Duration;
 /// A duration that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`{0}` is not a duration: use a number with a unit (`500ms`, `30s`, `5m`, `1h`), plain \
+    "`{0}` is not a duration: use a number with a unit (`500ms`, `30s`, `5m`, `1h`, `7d`), plain \
      seconds (`1.5`) or HH:MM:SS (`01:00:00`)"
 )]
 pub struct DurationError(String);
 
-/// Parses `500ms`, `30s`, `5m`, `1h`, `1.5` (seconds) or Parsl's `HH:MM:SS`.
+/// Parses `500ms`, `30s`, `5m`, `1h`, `7d`, `1.5` (seconds) or Parsl's `HH:MM:SS`.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let bad = || DurationError(text.to_owned());
     let t = text.trim();
@@ -42,6 +42,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         "ms" => 0.001,
         "m" | "min" | "mins" => 60.0,
         "h" | "hr" | "hrs" => 3600.0,
+        "d" | "day" | "days" => 86_400.0,
         _ => return Err(bad()),
     };
     Duration::try_from_secs_f64(value * scale).map_err(|_| bad())
@@ -56,6 +57,7 @@ mod tests {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("01:00:00"), Ok(Duration::from_secs(3600)));

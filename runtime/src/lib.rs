@@ -50,11 +50,12 @@ pub use key::{
     KEY_VERSION, KeyInputs, ModuleDigest, NotWasm, ParseDigestError, TaskKey, ValueDigest,
 };
 pub use runinfo::{
-    BlobDir, CheckpointRecord, CheckpointWriter, CompiledCache, FORMAT_VERSION, GuestFailure,
-    INLINE_LIMIT, InputDirs, LoadProblem, LoadWarning, LoadedCheckpoint, LogStream, MemoEntry,
-    MemoTable, Outcome, OutcomeRef, OutputDir, OutputFile, OutputFileRef, ParseRunIdError, Payload,
-    PayloadRef, RecordRef, Resolved, RunHandle, RunId, RunInfo, StoreError, TaskFileDirs,
-    TaskInputs, TaskInputsRef, load_checkpoint, load_checkpoint_dir, load_with_lineage,
+    BlobDir, CheckpointRecord, CheckpointWriter, Collected, CollectionPlan, CompiledCache,
+    FORMAT_VERSION, Fate, GuestFailure, INLINE_LIMIT, InputDirs, LoadProblem, LoadWarning,
+    LoadedCheckpoint, LogStream, MemoEntry, MemoTable, Outcome, OutcomeRef, OutputDir, OutputFile,
+    OutputFileRef, ParseRunIdError, Payload, PayloadRef, RecordRef, Resolved, RunFate, RunHandle,
+    RunId, RunInfo, Selection, StoreError, TaskFileDirs, TaskInputs, TaskInputsRef,
+    load_checkpoint, load_checkpoint_dir, load_with_lineage,
 };
 pub use sandbox::{
     ArtifactStore, EngineFingerprint, EngineSettings, FailureKind, Limits, LoadedModule,

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use cap_std::fs::Dir;
 
-use super::atomic_file::write_atomically;
+use super::atomic_file::{sync_dir, write_atomically};
 use super::error::StoreError;
-use super::record::{Payload, PayloadRef};
+use super::record::{OutcomeRef, Payload, PayloadRef, RecordRef};
 use crate::key::{ModuleDigest, ValueDigest};
 
 /// Results longer than this many bytes are stored as blobs rather than inline in the record.
@@ -148,6 +148,115 @@ impl BlobDir {
         write_atomically(&opened, &dir_path, name, bytes)
     }
 
+    /// Checks that the file `item` names is here: `Ok(Some(len))` when it is (with the length a
+    /// blob's record names), `Ok(None)` when an optional one is absent, an error when a required
+    /// one is missing or has the wrong length.
+    pub(crate) fn check(&self, item: &Referenced) -> Result<Option<u64>, StoreError> {
+        let rel = item.rel_path();
+        let path = self.inner.path.join(&rel);
+        let len = match self.inner.checkpoint.metadata(&rel) {
+            Ok(meta) if meta.is_file() => meta.len(),
+            Ok(_) => return Err(item.missing(path)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return match item {
+                    Referenced::Blob { .. } => Err(item.missing(path)),
+                    Referenced::File(_) | Referenced::Module(_) => Ok(None),
+                };
+            }
+            Err(e) => return Err(StoreError::io("stat", path)(e)),
+        };
+        if let Referenced::Blob {
+            digest,
+            len: expected,
+        } = *item
+            && len != expected
+        {
+            return Err(StoreError::BlobDamaged {
+                path,
+                expected: digest,
+                expected_len: expected,
+                found: None,
+                found_len: len,
+            });
+        }
+        Ok(Some(len))
+    }
+
+    /// Puts the file `item` names into the checkpoint of `target` under the same name: a hard
+    /// link when the filesystem allows it (content-addressed files never change), a durable copy
+    /// otherwise. Returns whether there was one to link (an optional file may be absent). The
+    /// caller syncs `target`'s directories ([`sync_dirs`](Self::sync_dirs)) before anything that
+    /// names the file is made durable.
+    pub(crate) fn link_into(
+        &self,
+        target: &BlobDir,
+        item: &Referenced,
+    ) -> Result<bool, StoreError> {
+        let Some(len) = self.check(item)? else {
+            return Ok(false);
+        };
+        let rel = item.rel_path();
+        let (sub, name) = item.location();
+        let dest = target.open_sub(sub)?;
+        if dest
+            .metadata(&name)
+            .is_ok_and(|m| m.is_file() && m.len() == len)
+        {
+            return Ok(true);
+        }
+        let dest_path = target.inner.path.join(sub);
+        match self.inner.checkpoint.hard_link(&rel, &dest, &name) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // A file of the wrong length under a digest's name: replace it with the right one.
+                self.copy_into(&rel, &dest, &dest_path, &name)
+            }
+            Err(_) => self.copy_into(&rel, &dest, &dest_path, &name),
+        }
+    }
+
+    fn copy_into(
+        &self,
+        rel: &Path,
+        dest: &Dir,
+        dest_path: &Path,
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        let bytes = self
+            .inner
+            .checkpoint
+            .read(rel)
+            .map_err(StoreError::io("read", self.inner.path.join(rel)))?;
+        write_atomically(dest, dest_path, name, &bytes)?;
+        Ok(true)
+    }
+
+    /// Makes the entries of `blobs/` and `modules/` durable (after [`link_into`](Self::link_into)).
+    pub(crate) fn sync_dirs(&self) -> Result<(), StoreError> {
+        for sub in [BLOBS_DIR, MODULES_DIR] {
+            match self.inner.checkpoint.open_dir(sub) {
+                Ok(dir) => sync_dir(&dir, &self.inner.path.join(sub))?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io("open", self.inner.path.join(sub))(e)),
+            }
+        }
+        sync_dir(&self.inner.checkpoint, &self.inner.path)
+    }
+
+    /// Opens `sub` of the checkpoint directory, creating it when missing.
+    fn open_sub(&self, sub: &str) -> Result<Dir, StoreError> {
+        let path = self.inner.path.join(sub);
+        match self.inner.checkpoint.create_dir(sub) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StoreError::io("create directory", &path)(e)),
+        }
+        self.inner
+            .checkpoint
+            .open_dir(sub)
+            .map_err(StoreError::io("open", &path))
+    }
+
     /// Reads the blob of `digest` and checks that it is `len` bytes with that digest.
     pub fn get(&self, digest: &ValueDigest, len: u64) -> Result<Vec<u8>, StoreError> {
         let rel = format!("{BLOBS_DIR}/{}", digest.to_hex());
@@ -201,6 +310,72 @@ impl BlobDir {
         match *payload {
             PayloadRef::Inline(bytes) => Ok(Cow::Borrowed(bytes)),
             PayloadRef::Blob { digest, len } => self.get(&digest, len).map(Cow::Owned),
+        }
+    }
+}
+
+/// A file beside a log that a record refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Referenced {
+    /// A blob the record cannot do without: a large result, a large argument, an output file.
+    Blob {
+        /// Its digest.
+        digest: ValueDigest,
+        /// Its length as the record names it.
+        len: u64,
+    },
+    /// An input file the task read, kept by digest when it was another task's output in the same
+    /// checkpoint (files from input directories are not kept): optional.
+    File(ValueDigest),
+    /// The module the record's app lives in, kept for `wfrun verify`: optional.
+    Module(ModuleDigest),
+}
+
+impl Referenced {
+    /// Every file `record` refers to: its result, arguments and output files (required), the
+    /// files it read and its module (kept when present). Errs when the record's inputs do not
+    /// decode.
+    pub(crate) fn of(record: &RecordRef<'_>) -> Result<Vec<Referenced>, postcard::Error> {
+        let mut items = Vec::new();
+        let blob = |payload: &PayloadRef<'_>| match *payload {
+            PayloadRef::Blob { digest, len } => Some(Referenced::Blob { digest, len }),
+            PayloadRef::Inline(_) => None,
+        };
+        if let OutcomeRef::Ok(payload) = &record.outcome {
+            items.extend(blob(payload));
+        }
+        items.extend(record.outputs.iter().map(|o| Referenced::Blob {
+            digest: o.digest,
+            len: o.len,
+        }));
+        let inputs = record.inputs()?;
+        items.extend(inputs.args.iter().filter_map(blob));
+        items.extend(inputs.files.iter().copied().map(Referenced::File));
+        items.push(Referenced::Module(record.module));
+        Ok(items)
+    }
+
+    /// Its directory inside a checkpoint and its file name there.
+    fn location(&self) -> (&'static str, String) {
+        match self {
+            Referenced::Blob { digest, .. } | Referenced::File(digest) => {
+                (BLOBS_DIR, digest.to_hex())
+            }
+            Referenced::Module(digest) => (MODULES_DIR, format!("{}.wasm", digest.to_hex())),
+        }
+    }
+
+    fn rel_path(&self) -> PathBuf {
+        let (sub, name) = self.location();
+        Path::new(sub).join(name)
+    }
+
+    fn missing(&self, path: PathBuf) -> StoreError {
+        match *self {
+            Referenced::Blob { digest, .. } | Referenced::File(digest) => {
+                StoreError::BlobMissing { path, digest }
+            }
+            Referenced::Module(digest) => StoreError::ModuleMissing { path, digest },
         }
     }
 }

@@ -7,16 +7,78 @@
 //! `--checkpoint-files runinfo/NNN/checkpoint` of the newest run alone is enough. A copied
 //! checkpoint directory stays self-contained for its own records; lineage entries that do not
 //! resolve at the new place are reported and skipped.
+//!
+//! `wfrun compact` and `wfrun gc` remove runs that later runs' lineage may name. The compacted
+//! checkpoint that takes their records in lists them in its `merged` file, and a lineage entry
+//! `../../NNN/checkpoint` that is gone is read from the newest checkpoint of the same runinfo
+//! whose `merged` names run `NNN` (see `gc/`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use cap_std::fs::Dir;
+
 use super::error::StoreError;
 use super::loader::{LoadedCheckpoint, load_checkpoint_dir};
-use super::runs::RunHandle;
+use super::run_id::RunId;
+use super::runs::{CHECKPOINT_DIR, RunHandle};
 
 /// The lineage file's name inside a checkpoint directory.
-const LINEAGE_FILE: &str = "lineage";
+pub(super) const LINEAGE_FILE: &str = "lineage";
+
+/// The file of a compacted checkpoint that names, one per line and in the form of a lineage line
+/// (`../../003/checkpoint`), the runs whose records it took in (and, transitively, those the
+/// compacted checkpoints it took in had taken in).
+pub(super) const MERGED_FILE: &str = "merged";
+
+/// The run of the same runinfo that a lineage line names (`../../003/checkpoint`), if it names one.
+pub(super) fn lineage_run(line: &str) -> Option<RunId> {
+    line.trim()
+        .strip_prefix("../../")?
+        .strip_suffix("/checkpoint")?
+        .parse()
+        .ok()
+}
+
+/// The lineage line naming run `id`'s checkpoint, relative to another run's checkpoint.
+pub(super) fn lineage_line(id: RunId) -> String {
+    format!("../../{id}/{CHECKPOINT_DIR}")
+}
+
+/// The runs named by a list file of run `id`'s checkpoint (`lineage` or `merged`), reached
+/// through the runinfo root. A missing file is an empty list; lines that name no run of this
+/// runinfo (a checkpoint elsewhere) are left out.
+pub(super) fn listed_runs(root: &Dir, id: RunId, file: &str) -> Vec<RunId> {
+    let rel = Path::new(&id.to_string()).join(CHECKPOINT_DIR).join(file);
+    match root.read_to_string(rel) {
+        Ok(text) => text.lines().filter_map(lineage_run).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The newest checkpoint of the runinfo at `runinfo` whose `merged` file names run `id`: where
+/// the records of a collected run went.
+fn merged_into(runinfo: &Path, id: RunId) -> Option<PathBuf> {
+    let line = lineage_line(id);
+    let mut best: Option<RunId> = None;
+    for entry in std::fs::read_dir(runinfo).ok()?.flatten() {
+        let Some(run) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<RunId>().ok())
+        else {
+            continue;
+        };
+        let merged = entry.path().join(CHECKPOINT_DIR).join(MERGED_FILE);
+        let Ok(text) = std::fs::read_to_string(merged) else {
+            continue;
+        };
+        if text.lines().any(|l| l.trim() == line) && best.is_none_or(|b| run > b) {
+            best = Some(run);
+        }
+    }
+    best.map(|run| runinfo.join(run.to_string()).join(CHECKPOINT_DIR))
+}
 
 impl RunHandle {
     /// Records which checkpoint directories this run reuses results from. Directories inside
@@ -71,7 +133,15 @@ fn visit(
     }
     if let Ok(text) = std::fs::read_to_string(path.join(LINEAGE_FILE)) {
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let ancestor = path.join(line);
+            let mut ancestor = path.join(line);
+            // A run removed by `wfrun gc` or `compact`: its records are in a compacted
+            // checkpoint of the same runinfo, which names it.
+            if !ancestor.exists()
+                && let Some(run) = lineage_run(line)
+                && let Some(compacted) = merged_into(&path.join("../.."), run)
+            {
+                ancestor = compacted;
+            }
             if let Err(e) = visit(&ancestor, seen, loaded, warnings, false) {
                 warnings.push(format!("lineage of {}: {e}", path.display()));
             }

@@ -25,9 +25,9 @@ use crate::key::TaskKey;
 const ROOT_LOCK: &str = ".lock";
 /// Held exclusively by the process that owns a run, for as long as it runs.
 const RUN_LOCK: &str = "run.lock";
-const CHECKPOINT_DIR: &str = "checkpoint";
-const TASKS_DIR: &str = "tasks";
-const SUMMARY_FILE: &str = "summary.json";
+pub(super) const CHECKPOINT_DIR: &str = "checkpoint";
+pub(super) const TASKS_DIR: &str = "tasks";
+pub(super) const SUMMARY_FILE: &str = "summary.json";
 
 /// The `runinfo/` directory: every run of a workflow, numbered.
 #[derive(Debug)]
@@ -156,6 +156,12 @@ impl RunInfo {
     pub fn is_live(&self, id: RunId) -> Result<bool, StoreError> {
         // Shared against allocation, so a run being set up is never seen half-made.
         let _root = self.lock_root(false)?;
+        self.is_live_locked(id)
+    }
+
+    /// [`is_live`](Self::is_live) for a caller that already holds the root lock (a second
+    /// `flock` of it from the same process would wait for itself).
+    pub(super) fn is_live_locked(&self, id: RunId) -> Result<bool, StoreError> {
         let lock_path = self.run_path(id).join(RUN_LOCK);
         let file = match self.root.open_with(
             Path::new(&id.to_string()).join(RUN_LOCK),
@@ -217,7 +223,14 @@ impl RunInfo {
         Ok((dir, path))
     }
 
-    fn lock_root(&self, exclusive: bool) -> Result<StdFile, StoreError> {
+    /// The root directory itself, for the modules of `runinfo` that list or move runs.
+    pub(super) fn root(&self) -> &Dir {
+        &self.root
+    }
+
+    /// Locks the root's lock file: exclusively to allocate (or collect) runs, shared to check a
+    /// run's liveness. Released when the returned file is dropped.
+    pub(super) fn lock_root(&self, exclusive: bool) -> Result<StdFile, StoreError> {
         let path = self.path.join(ROOT_LOCK);
         let file = self
             .root
