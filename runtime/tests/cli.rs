@@ -35,6 +35,8 @@ fn help_is_as_documented() {
         Some("run"),
         Some("runs"),
         Some("show"),
+        Some("compact"),
+        Some("gc"),
     ] {
         let mut cmd = wfrun();
         cmd.args(sub).arg("--help");

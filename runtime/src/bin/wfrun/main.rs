@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod build;
 mod call;
+mod gc;
 mod inspect;
 mod limits;
 mod run;
@@ -44,6 +45,12 @@ enum Command {
     Runs(runs::RunsArgs),
     /// Show one run and its tasks.
     Show(runs::ShowArgs),
+    /// Merge the checkpoints of finished runs into one, dropping superseded records; what
+    /// `--resume` sees stays the same. Live runs are left alone.
+    Compact(gc::CompactArgs),
+    /// Remove old runs: all but the N most recent, or those older than an age. Results a
+    /// remaining run reused (its lineage) are kept in a compacted run; live runs are left alone.
+    Gc(gc::GcArgs),
 }
 
 /// The `--runinfo` option every subcommand that reads or writes runs takes.
@@ -63,6 +70,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Runs(args) => runs::runs(args),
         Command::Show(args) => runs::show(args),
+        Command::Compact(args) => gc::compact(args),
+        Command::Gc(args) => gc::gc(args),
     };
     match outcome {
         Ok(code) => code,
