@@ -17,7 +17,7 @@ use super::report::{RunReport, TaskStatusReport};
 use crate::checkpoint_policy::{
     CheckpointPolicy, GroupPolicy, Mode, PolicyConfig, PolicyError, RawPolicy,
 };
-use crate::key::{ModuleDigest, ValueDigest};
+use crate::key::{ModuleDigest, TaskKey, ValueDigest};
 use crate::runinfo::{
     CompiledCache, InputDirs, MemoTable, OutputDir, OutputFile, RunHandle, RunInfo, StoreError,
 };
@@ -436,6 +436,51 @@ impl<'r> Session<'r> {
     /// Blocks until the task has ended: its result's postcard bytes, or why it failed.
     pub fn wait(&self, task: TaskHandle) -> Result<Vec<u8>, String> {
         self.shared.wait_for(task.0)
+    }
+
+    /// Submits a task exactly as a record describes it: argument bytes and the files it was
+    /// given (which must be registered with [`register_files`](Self::register_files) first).
+    pub(crate) fn submit_recorded(
+        &self,
+        module: &LoadedModule,
+        app: &str,
+        args: Vec<Vec<u8>>,
+        files: Vec<ValueDigest>,
+    ) -> Result<TaskHandle, RunError> {
+        self.note_module(module);
+        let args = args.into_iter().map(ArgSource::Value).collect();
+        submit_task(
+            &self.shared,
+            self.backend.as_ref(),
+            &self.runner.config,
+            module,
+            app,
+            args,
+            files,
+        )
+        .map(TaskHandle)
+        .map_err(RunError::BadSubmission)
+    }
+
+    /// Makes files stored as blobs available to tasks of this session.
+    pub(crate) fn register_files(&self, outputs: &[OutputFile], blobs: &crate::runinfo::BlobDir) {
+        let files = self.shared.lock().files.clone();
+        files.register_outputs(outputs, blobs);
+    }
+
+    /// Makes input file `name` of the granted directories available; its digest.
+    pub(crate) fn register_input(&self, name: &str) -> Result<ValueDigest, String> {
+        let files = self.shared.lock().files.clone();
+        files.register_input(name).map(|f| ValueDigest(f.digest))
+    }
+
+    /// The key an ended task ran under, and the files it wrote.
+    pub(crate) fn task_outcome(&self, task: TaskHandle) -> (Option<TaskKey>, Vec<OutputFile>) {
+        let core = self.shared.lock();
+        core.tasks
+            .get(task.0.0 as usize)
+            .map(|info| (info.key, info.outputs.to_vec()))
+            .unwrap_or_default()
     }
 
     /// Blocks until the task has ended and decodes its result.

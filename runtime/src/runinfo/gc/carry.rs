@@ -196,7 +196,7 @@ impl CollectionPlan<'_> {
             )?;
         }
         let mut json =
-            serde_json::to_vec_pretty(&summary(id)).map_err(|source| StoreError::BadSummary {
+            serde_json::to_vec(&summary(id)).map_err(|source| StoreError::BadSummary {
                 path: runinfo.run_path(id).join(SUMMARY_FILE),
                 source,
             })?;
