@@ -90,6 +90,12 @@ fn collect(arg: &RunInfoArg, selection: &Selection, dry_run: bool) -> anyhow::Re
         return Ok(ExitCode::SUCCESS);
     }
     print_table(&plan);
+    for name in plan.stale_temps() {
+        println!(
+            "{} {name}, left by a compaction or collection that died",
+            if dry_run { "would remove" } else { "removing" }
+        );
+    }
     let folded = plan.with_fate(&Fate::Folded);
     let pruned = plan.with_fate(&Fate::Pruned);
     let (kept, superseded, pruned_records) = (
@@ -112,11 +118,13 @@ fn collect(arg: &RunInfoArg, selection: &Selection, dry_run: bool) -> anyhow::Re
         ));
     }
     if dry_run {
-        println!(
-            "dry run: would {}; frees about {}",
-            what.join(", then "),
-            bytes(freed)
-        );
+        if !what.is_empty() {
+            println!(
+                "dry run: would {}; frees about {}",
+                what.join(", then "),
+                bytes(freed)
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let description = format!("compact of {}", runs_phrase(&folded));

@@ -218,12 +218,14 @@ impl CollectionPlan<'_> {
         fated(&self.runs, fate).collect()
     }
 
-    /// Whether carrying it out would change nothing (no run is folded or removed).
+    /// Whether carrying it out would change nothing (no run is folded or removed, no temp
+    /// directory is left over).
     pub fn is_empty(&self) -> bool {
-        !self
-            .runs
-            .iter()
-            .any(|r| matches!(r.fate, Fate::Folded | Fate::Pruned))
+        self.stale.is_empty()
+            && !self
+                .runs
+                .iter()
+                .any(|r| matches!(r.fate, Fate::Folded | Fate::Pruned))
     }
 
     /// Whether a compacted checkpoint will be written.

@@ -598,6 +598,12 @@ fn a_crash_at_any_step_loses_nothing() -> TestResult {
         assert_same(&after, &lineage, &when);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert!(tree(runinfo.path())?.keys().all(|p| !p.contains(".tmp-")));
+        assert!(
+            runinfo
+                .plan_collection(&selection, SystemTime::now())?
+                .is_empty(),
+            "nothing is left to do after recovering from step {stopped_at}"
+        );
         let runs = runinfo.runs()?;
         assert_eq!(
             runs.len(),
