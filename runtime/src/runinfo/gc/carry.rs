@@ -10,6 +10,7 @@
 //! compacted run, or half-deleted runs under a temp name. The next collection removes the temp
 //! directories (it holds the root lock exclusively, so none of them belongs to a live process).
 
+use std::collections::HashSet;
 use std::io;
 
 use cap_std::fs::OpenOptions;
@@ -149,6 +150,7 @@ impl CollectionPlan<'_> {
 
         let mut writer = CheckpointWriter::create(&checkpoint, &checkpoint_path, None)?;
         let target = writer.blobs().clone();
+        let mut linked: HashSet<Referenced> = HashSet::new();
         for &(v, r) in &self.survivors {
             let source = &self.view[v].1;
             // The plan decoded and checked every survivor; a record cannot change in memory.
@@ -158,8 +160,12 @@ impl CollectionPlan<'_> {
             let Ok(items) = Referenced::of(&record) else {
                 continue;
             };
+            // Names are digests: a file linked once (from any source) is the same file. An
+            // optional one absent here may still come from another source.
             for item in &items {
-                source.blobs().link_into(&target, item)?;
+                if !linked.contains(item) && source.blobs().link_into(&target, item)? {
+                    linked.insert(*item);
+                }
             }
             writer.append([&record.to_record()])?;
             at(Step::RecordAppended);

@@ -322,6 +322,8 @@ impl CollectionPlan<'_> {
     /// missing or damaged (a load saw them as misses), and sizes the compacted checkpoint.
     fn check_survivors(&mut self) {
         let mut files: BTreeSet<Referenced> = BTreeSet::new();
+        // Many records share a file (their module, a popular input): check each once per source.
+        let mut checked: HashMap<(usize, Referenced), Result<Option<u64>, String>> = HashMap::new();
         let mut log_len = HEADER_LEN as u64;
         let mut frame = Vec::new();
         let mut kept = Vec::with_capacity(self.survivors.len());
@@ -346,11 +348,14 @@ impl CollectionPlan<'_> {
             let mut sizes = Vec::new();
             let mut problem = None;
             for item in &items {
-                match checkpoint.blobs().check(item) {
-                    Ok(Some(len)) => sizes.push((*item, len)),
+                let found = checked
+                    .entry((v, *item))
+                    .or_insert_with(|| checkpoint.blobs().check(item).map_err(|e| e.to_string()));
+                match found {
+                    Ok(Some(len)) => sizes.push((*item, *len)),
                     Ok(None) => {}
                     Err(e) => {
-                        problem = Some(e);
+                        problem = Some(e.clone());
                         break;
                     }
                 }
