@@ -62,7 +62,7 @@ pub struct Args {
     /// An app whose results are never checkpointed (still memoized within the run; repeatable).
     #[arg(long = "avoid-checkpoint", value_name = "APP")]
     avoid_checkpoint: Vec<String>,
-    /// Record deterministic task failures (app errors, traps, fuel, memory) and reuse them.
+    /// Record deterministic task failures (app errors, panics, traps, fuel) and reuse them.
     #[arg(long)]
     cache_failures: bool,
     /// Reuse the results recorded in these checkpoint directories (e.g. runinfo/003/checkpoint,
