@@ -30,12 +30,13 @@ pub struct ShowArgs {
 }
 
 fn open(arg: &RunInfoArg) -> anyhow::Result<RunInfo> {
+    let dir = arg.dir()?;
     anyhow::ensure!(
-        arg.runinfo.is_dir(),
+        dir.is_dir(),
         "there is no runinfo directory at {}",
-        arg.runinfo.display()
+        dir.display()
     );
-    Ok(RunInfo::open(&arg.runinfo)?)
+    Ok(RunInfo::open(&dir)?)
 }
 
 pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
