@@ -53,7 +53,7 @@ impl Source<'_> {
 
     /// A serde or syntax error of the `toml` crate, with the key it happened at when the file
     /// is at least valid TOML.
-    pub fn from_toml(&self, error: &toml::de::Error) -> ConfigError {
+    pub fn toml_error(&self, error: &toml::de::Error) -> ConfigError {
         let at = error.span().map_or(0, |span| span.start);
         let (key, message) = match DeTable::parse(self.text) {
             Ok(table) => (

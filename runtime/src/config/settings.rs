@@ -86,7 +86,7 @@ impl Config {
     /// relative paths in it are resolved against its directory.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let source = Source { text, path };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| source.from_toml(&e))?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| source.toml_error(&e))?;
         let base = path.parent().unwrap_or(Path::new(""));
         let mut config = raw.validate(&source, base)?;
         config.source = Some(path.to_path_buf());

@@ -383,3 +383,14 @@ fn lines_and_columns_count_characters() {
     assert_eq!(line_column(text, text.len()), (4, 2));
     assert_eq!(line_column(text, 999), (4, 2));
 }
+
+#[test]
+fn the_readme_example_parses() {
+    let readme = include_str!("../../../README.md");
+    let start = readme.find("```toml\n").expect("README has a TOML example") + "```toml\n".len();
+    let end = start + readme[start..].find("```").expect("closed");
+    let config = Config::parse(&readme[start..end], Path::new("wf.toml")).expect("parses");
+    assert_eq!(config.workers, Some(4));
+    assert_eq!(config.checkpoint.period.as_deref(), Some("30s"));
+    assert_eq!(config.app_retries.get("fetch"), Some(&3));
+}
