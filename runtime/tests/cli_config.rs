@@ -165,6 +165,16 @@ fn resume_and_salt_from_the_file_and_a_salt_flag_over_them() {
     // Another salt on the command line gives fresh keys: nothing recorded matches.
     succeeded(&run(tmp.path(), "basics", &["--salt", "b"]));
     assert_eq!(show(tmp.path(), "2", &[])["executed"], 9);
+    // --no-resume turns the file's resume off: the same keys as run 000, executed again.
+    succeeded(&run(tmp.path(), "basics", &["--no-resume"]));
+    assert_eq!(show(tmp.path(), "3", &[])["executed"], 9);
+    // The last of --resume/--no-resume wins.
+    succeeded(&run(
+        tmp.path(),
+        "basics",
+        &["--resume", "--no-resume", "--resume"],
+    ));
+    assert_eq!(show(tmp.path(), "4", &[])["cached"], 9);
 }
 
 #[test]
@@ -308,12 +318,13 @@ fn call_takes_limits_and_memoization_from_the_file() {
     succeeded(&call(&["noop", "5"]));
     let stderr = succeeded(&call(&["noop", "5"]));
     assert!(!stderr.contains("cache hit"), "{stderr}");
-    let stderr = succeeded(&call(&["noop", "5", "--no-config"]));
+    // --memo turns it back on over the file: the first records, the second is a hit.
+    let stderr = succeeded(&call(&["noop", "5", "--memo"]));
     assert!(
         !stderr.contains("cache hit"),
         "nothing was recorded: {stderr}"
     );
-    let stderr = succeeded(&call(&["noop", "5", "--no-config"]));
+    let stderr = succeeded(&call(&["noop", "5", "--memo"]));
     assert!(stderr.contains("cache hit"), "{stderr}");
 }
 

@@ -42,8 +42,11 @@ impl LimitArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct MemoArgs {
     /// Turn memoization off: nothing is looked up or recorded.
-    #[arg(long)]
+    #[arg(long, overrides_with = "memo")]
     pub no_memo: bool,
+    /// Turn memoization on, whatever the config file says (the default).
+    #[arg(long, overrides_with = "no_memo")]
+    pub memo: bool,
     /// A salt mixed into every task key, to force fresh results [default: none].
     #[arg(long, value_name = "TEXT")]
     pub salt: Option<String>,
@@ -52,11 +55,21 @@ pub struct MemoArgs {
 impl MemoArgs {
     /// Overrides the memoization settings of `config` with the flags given.
     pub fn apply(&self, config: &mut Config) {
-        if self.no_memo {
-            config.memoize = false;
+        if let Some(memoize) = switch(self.memo, self.no_memo) {
+            config.memoize = memoize;
         }
         if let Some(salt) = &self.salt {
             config.salt.clone_from(salt);
         }
+    }
+}
+
+/// A pair of flags `--X`/`--no-X` (the last given wins): `None` when neither was given, so the
+/// config file's value stands.
+pub fn switch(on: bool, off: bool) -> Option<bool> {
+    match (on, off) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
     }
 }

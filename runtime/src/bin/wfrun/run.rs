@@ -13,7 +13,7 @@ use wf_runtime::{
     Session, StoreError, load_with_lineage,
 };
 
-use crate::limits::{LimitArgs, MemoArgs};
+use crate::limits::{LimitArgs, MemoArgs, switch};
 use crate::{EXIT_TASK_FAILED, RunInfoArg};
 
 /// Run a workflow. Every option may also come from the config file (`./wf.toml` or
@@ -48,8 +48,11 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
     /// Reuse the results recorded by every earlier run in the runinfo directory.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_resume")]
     resume: bool,
+    /// Do not reuse earlier runs' results, whatever the config file says.
+    #[arg(long, overrides_with = "resume")]
+    no_resume: bool,
     /// When finished tasks are recorded: task_exit (each, durably, before its future resolves),
     /// periodic, dfk_exit (at the end, also on SIGINT/SIGTERM), manual (when the workflow calls
     /// checkpoint()), every_n_finished, instantiated_group [default: task_exit].
@@ -65,8 +68,11 @@ pub struct Args {
     #[arg(long = "avoid-checkpoint", value_name = "APP")]
     avoid_checkpoint: Vec<String>,
     /// Record deterministic task failures (app errors, traps, fuel, memory) and reuse them.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_cache_failures")]
     cache_failures: bool,
+    /// Do not record task failures, whatever the config file says.
+    #[arg(long, overrides_with = "cache_failures")]
+    no_cache_failures: bool,
     /// Reuse the results recorded in these checkpoint directories (e.g. runinfo/003/checkpoint,
     /// or a copy of one from another machine).
     #[arg(long = "checkpoint-files", value_name = "DIR", num_args = 1..)]
@@ -107,8 +113,12 @@ impl Args {
         if self.output_dir.is_some() {
             config.output_dir.clone_from(&self.output_dir);
         }
-        config.resume |= self.resume;
-        config.cache_failures |= self.cache_failures;
+        if let Some(resume) = switch(self.resume, self.no_resume) {
+            config.resume = resume;
+        }
+        if let Some(cache) = switch(self.cache_failures, self.no_cache_failures) {
+            config.cache_failures = cache;
+        }
         if !self.checkpoint_files.is_empty() {
             config.checkpoint_files.clone_from(&self.checkpoint_files);
         }
