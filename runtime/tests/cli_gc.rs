@@ -309,3 +309,24 @@ fn a_damaged_record_is_reported_and_skipped_not_fatal() {
         text(&again.stderr)
     );
 }
+
+#[test]
+fn gc_finds_the_runinfo_that_wf_toml_names() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runinfo = tmp.path().join("elsewhere");
+    run(&runinfo, "basics", &[]);
+    run(&runinfo, "basics", &["--salt", "b"]);
+    std::fs::write(tmp.path().join("wf.toml"), "runinfo = \"elsewhere\"\n").expect("wf.toml");
+    let out = wfrun()
+        .args(["gc", "--keep", "1"])
+        .current_dir(tmp.path())
+        .output()
+        .expect("run wfrun gc");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("removed run 000 with 9 record(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(runs(&runinfo), ["001"]);
+}

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use wf_runtime::{CollectionPlan, Fate, RunId, RunInfo, RunReport, Selection, parse_duration};
+use wf_runtime::{CollectionPlan, Fate, RunId, RunReport, Selection, parse_duration};
 
 use crate::RunInfoArg;
 
@@ -53,12 +53,7 @@ pub fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn collect(arg: &RunInfoArg, selection: &Selection, dry_run: bool) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        arg.runinfo.is_dir(),
-        "there is no runinfo directory at {}",
-        arg.runinfo.display()
-    );
-    let runinfo = RunInfo::open(&arg.runinfo)?;
+    let runinfo = crate::runs::open(arg)?;
     let plan = runinfo.plan_collection(selection, SystemTime::now())?;
     for warning in plan.warnings() {
         eprintln!("wfrun: warning: {warning}");
