@@ -32,6 +32,7 @@ mod executor;
 mod guest_build;
 mod json_codec;
 mod key;
+mod report_page;
 mod runinfo;
 mod sandbox;
 mod scheduler;
@@ -49,6 +50,7 @@ pub use json_codec::{CodecError, decode_output, encode_args, encode_value, signa
 pub use key::{
     KEY_VERSION, KeyInputs, ModuleDigest, NotWasm, ParseDigestError, TaskKey, ValueDigest,
 };
+pub use report_page::render_report;
 pub use runinfo::{
     BlobDir, CheckpointRecord, CheckpointWriter, CompiledCache, FORMAT_VERSION, GuestFailure,
     INLINE_LIMIT, InputDirs, LoadProblem, LoadWarning, LoadedCheckpoint, LogStream, MemoEntry,

@@ -13,6 +13,7 @@ mod build;
 mod call;
 mod inspect;
 mod limits;
+mod report;
 mod run;
 mod runs;
 
@@ -44,6 +45,9 @@ enum Command {
     Runs(runs::RunsArgs),
     /// Show one run and its tasks.
     Show(runs::ShowArgs),
+    /// Write one run's report as a self-contained HTML page (summary, timeline, apps); prints
+    /// its path.
+    Report(report::Args),
 }
 
 /// The `--runinfo` option every subcommand that reads or writes runs takes.
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Runs(args) => runs::runs(args),
         Command::Show(args) => runs::show(args),
+        Command::Report(args) => report::run(args),
     };
     match outcome {
         Ok(code) => code,
