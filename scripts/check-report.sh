@@ -55,4 +55,14 @@ for run in 000 001 002 003; do
     echo "ok   run $run: $marks marks for $tasks tasks; screenshot $out/run-$run.png"
   fi
 done
+# A zoomed view from the address: fewer marks, and the page says which window it shows.
+page=$("$wfrun" report 000)
+dom=$(chromium_run --dump-dom "file://$work/$page#t=0-0.000001")
+marks=$(grep -o 'data-marks="[0-9]*"' <<<"$dom" | grep -o '[0-9]*' || true)
+if [[ -z "$marks" || "$marks" -ge 9 || "$dom" != *"showing 0.0000–0.0000 s of"* ]]; then
+  echo "FAIL zoom: ${marks:-no} marks in the first microsecond of run 000"
+  status=1
+else
+  echo "ok   zoom: $marks marks in the first microsecond of run 000"
+fi
 exit $status

@@ -102,9 +102,11 @@
     var plot = el("g", { "clip-path": "url(#plot)" }, svg);
     function visible(a, b) { return b >= t0 && a <= t1; }
     function bar(lane, a, b, fill, cls) {
-      var bh = Math.max(laneH - 2 * PAD, 2);
+      var bh = Math.max(laneH - 2 * PAD, 2), bw = Math.max((b - a) * k, 1);
       var r = el("rect", { "class": cls, x: x(a), y: laneY(lane) + (laneH - bh) / 2,
-                           width: Math.max((b - a) * k, 1), height: bh, fill: fill }, plot);
+                           width: bw, height: bh, fill: fill }, plot);
+      // Back-to-back tasks stay apart once they are wide enough to show an edge.
+      if (bw >= 4 && cls === "run") { r.setAttribute("stroke", "#fff"); r.setAttribute("stroke-width", "0.5"); }
       marks++;
       return r;
     }
@@ -170,6 +172,18 @@
     return { x0: LABEL, plotW: plotW, width: width };
   }
 
+  // A zoomed view is kept in the address (#t=FROM-TO, seconds), so it can be shared or reloaded.
+  var m = /^#t=([0-9.eE+-]+)-([0-9.eE+-]+)$/.exec(window.location.hash);
+  if (m) {
+    var a = Math.max(parseFloat(m[1]), 0), b = Math.min(parseFloat(m[2]), span);
+    if (isFinite(a) && isFinite(b) && b > a) { view = [a, b]; }
+  }
+  function remember() {
+    var whole = view[0] === 0 && view[1] === span;
+    var url = window.location.pathname + window.location.search +
+      (whole ? "" : "#t=" + view[0].toFixed(6) + "-" + view[1].toFixed(6));
+    try { window.history.replaceState(null, "", url); } catch (e) { /* a file: URL may refuse */ }
+  }
   var geometry = draw();
   var drag = null;
   function at(ev) {
@@ -198,10 +212,12 @@
     var a = toT(Math.min(d.from, d.to)), b = toT(Math.max(d.from, d.to));
     view = [a, Math.max(b, a + span * 1e-9)];
     geometry = draw();
+    remember();
   });
   document.getElementById("reset").addEventListener("click", function () {
     view = [0, span];
     geometry = draw();
+    remember();
   });
   var pending = 0;
   window.addEventListener("resize", function () {
