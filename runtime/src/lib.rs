@@ -32,6 +32,7 @@ mod executor;
 mod guest_build;
 mod json_codec;
 mod key;
+mod report_page;
 mod runinfo;
 mod sandbox;
 mod scheduler;
@@ -55,6 +56,7 @@ pub use json_codec::{
 pub use key::{
     KEY_VERSION, KeyInputs, ModuleDigest, NotWasm, ParseDigestError, TaskKey, ValueDigest,
 };
+pub use report_page::render_report;
 pub use runinfo::{
     BlobDir, CheckpointRecord, CheckpointWriter, Collected, CollectionPlan, CompiledCache,
     FORMAT_VERSION, Fate, GuestFailure, INLINE_LIMIT, InputDirs, LoadProblem, LoadWarning,

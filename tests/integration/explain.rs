@@ -198,6 +198,9 @@ fn crafted_run(runinfo: &Path, records: &[CheckpointRecord]) {
             status: TaskStatusReport::Executed,
             attempts: 1,
             seconds: 0.0,
+            worker: None,
+            start: None,
+            end: None,
             error: None,
         })
         .collect();
@@ -213,6 +216,8 @@ fn crafted_run(runinfo: &Path, records: &[CheckpointRecord]) {
         seconds: 0.0,
         ok: true,
         error: None,
+        started_unix_ms: None,
+        workers: None,
         task_list,
     })
     .expect("summary");

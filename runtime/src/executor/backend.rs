@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -44,10 +44,13 @@ pub struct JobDone {
     pub job: Job,
     /// What the sandbox reported.
     pub run: TaskRun,
-    /// When it started, in milliseconds since the Unix epoch.
-    pub started_unix_ms: u64,
+    /// When it started (the wall clock, which a backend in another process can report too).
+    pub started: SystemTime,
     /// How long it ran.
     pub elapsed: Duration,
+    /// The worker that ran it, numbered from 0 within the backend (a thread of the local
+    /// backend), for the run's timeline.
+    pub worker: u32,
     /// The files it wrote, stored by content.
     pub outputs: Vec<OutputFile>,
 }
@@ -97,7 +100,10 @@ impl LocalBackend {
                 let files = files.clone();
                 std::thread::Builder::new()
                     .name(format!("wf-worker-{i}"))
-                    .spawn(move || worker(&rx, &sandbox, &modules, &files, &completion))
+                    .spawn(move || {
+                        let index = u32::try_from(i).unwrap_or(u32::MAX);
+                        worker(index, &rx, &sandbox, &modules, &files, &completion);
+                    })
                     .expect("spawning a worker thread: the OS refused a thread")
             })
             .collect();
@@ -110,6 +116,7 @@ impl LocalBackend {
 }
 
 fn worker(
+    index: u32,
     jobs: &Receiver<Job>,
     sandbox: &Sandbox,
     modules: &RwLock<HashMap<ModuleDigest, LoadedModule>>,
@@ -121,9 +128,7 @@ fn worker(
             .read()
             .ok()
             .and_then(|m| m.get(&job.module).cloned());
-        let started_unix_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let started = SystemTime::now();
         let clock = Instant::now();
         let preopens = if job.uses_files {
             files.prepare(&job)
@@ -153,8 +158,9 @@ fn worker(
         completion(JobDone {
             job,
             run,
-            started_unix_ms,
+            started,
             elapsed: clock.elapsed(),
+            worker: index,
             outputs,
         });
     }

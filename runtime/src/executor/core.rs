@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::backend::{Backend, Job, JobDone};
 use super::committer::{Committer, Pending};
@@ -57,6 +57,17 @@ pub(crate) struct TaskInfo {
     pub attempts: u32,
     pub seconds: f64,
     pub failure: Option<TaskFailure>,
+    /// Where and when it ran or resolved, for the run's timeline.
+    pub timing: Timing,
+}
+
+/// Where and when a task ran (its last attempt) or, if it did not run, when it resolved; offsets
+/// from the run's origin.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Timing {
+    pub worker: Option<u32>,
+    pub start: Option<Duration>,
+    pub end: Option<Duration>,
 }
 
 /// Settings the core needs for every task.
@@ -80,8 +91,10 @@ pub(crate) struct Core {
     pub blobs: Option<BlobDir>,
     /// When to write records; `None` without a runinfo or with memoization off.
     pub policy: Option<CheckpointPolicy>,
-    /// The origin of the policy's clock.
+    /// The origin of the policy's clock and of the run's timeline.
     pub origin: Instant,
+    /// The wall clock at `origin`: a backend reports when a job started by the wall clock.
+    pub origin_wall: SystemTime,
     /// Finished tasks whose records wait for the policy.
     held: HashMap<TaskId, Pending>,
     /// Records handed to the committer, and those it made durable.
@@ -212,6 +225,7 @@ impl Core {
             blobs,
             policy: None,
             origin: Instant::now(),
+            origin_wall: SystemTime::now(),
             held: HashMap::new(),
             sent: 0,
             durable: 0,
@@ -267,6 +281,7 @@ impl Core {
                 attempts: 0,
                 seconds: 0.0,
                 failure: None,
+                timing: Timing::default(),
             });
         }
         self.actions = actions;
@@ -278,17 +293,30 @@ impl Core {
         let JobDone {
             job,
             run,
-            started_unix_ms,
+            started,
             elapsed,
+            worker,
             outputs,
         } = done;
         let index = job.task.0 as usize;
         let outputs: Arc<[OutputFile]> = outputs.into();
+        // A clock set back during the run puts the start at the origin rather than fail.
+        let start = started
+            .duration_since(self.origin_wall)
+            .unwrap_or(Duration::ZERO);
         if let Some(info) = self.tasks.get_mut(index) {
             info.attempts = job.attempt;
             info.seconds += elapsed.as_secs_f64();
             info.outputs = outputs.clone();
+            info.timing = Timing {
+                worker: Some(worker),
+                start: Some(start),
+                end: Some(start + elapsed),
+            };
         }
+        let started_unix_ms = started
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         let mut actions = std::mem::take(&mut self.actions);
         let cache = self.settings.memoize && self.cacheable(job.task);
         let recording = cache && self.committer.is_some() && self.policy.is_some();
@@ -493,10 +521,12 @@ impl Core {
                 });
             }
             Action::Resolved { task, how } if how.is_cached() => {
+                self.stamp_end(task);
                 let decision = self.policy_event(|p| p.on_reused(task));
                 self.apply(decision, out);
             }
             Action::Failed { task, cause, .. } if !matches!(cause, FailureCause::Own { .. }) => {
+                self.stamp_end(task);
                 let decision = self.policy_event(|p| {
                     if cause == FailureCause::Memo {
                         p.on_reused(task)
@@ -507,6 +537,14 @@ impl Core {
                 self.apply(decision, out);
             }
             Action::Resolved { .. } | Action::Failed { .. } | Action::Abort { .. } => {}
+        }
+    }
+
+    /// Notes when a task that did not run resolved (a memo hit, a failed dependency).
+    fn stamp_end(&mut self, task: TaskId) {
+        let now = self.origin.elapsed();
+        if let Some(info) = self.tasks.get_mut(task.0 as usize) {
+            info.timing.end.get_or_insert(now);
         }
     }
 
@@ -639,12 +677,21 @@ impl Core {
                     key: info.key.map(|k| k.to_hex()).unwrap_or_default(),
                     status,
                     attempts: info.attempts,
-                    seconds: info.seconds,
+                    seconds: (info.seconds * 1e6).round() / 1e6,
                     error,
+                    worker: info.timing.worker,
+                    start: info.timing.start.map(micros_as_seconds),
+                    end: info.timing.end.map(micros_as_seconds),
                 }
             })
             .collect()
     }
+}
+
+/// Seconds rounded to the microsecond (as are a task's `seconds`): the timeline needs no more,
+/// and the shortest decimal of such a number is short, which keeps a large run's summary small.
+fn micros_as_seconds(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1e6
 }
 
 /// Converts a workflow's argument specs into the scheduler's, checking future ids exist.

@@ -44,6 +44,18 @@ pub struct TaskReport {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<TaskError>,
+    /// The worker its last attempt ran on, numbered from 0 (a thread of the local backend);
+    /// `None` when it did not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<u32>,
+    /// When its last attempt started, in seconds since the run's start; `None` when it did not
+    /// run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<f64>,
+    /// When it ended, in seconds since the run's start: the end of its last attempt, or when it
+    /// resolved without running (cached, or failed because a dependency did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<f64>,
 }
 
 /// A run's summary.
@@ -67,6 +79,13 @@ pub struct RunReport {
     pub attempts: u64,
     /// Wall-clock seconds of the whole run.
     pub seconds: f64,
+    /// When the run started, in milliseconds since the Unix epoch (absent in summaries written
+    /// before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_unix_ms: Option<u64>,
+    /// How many workers executed tasks (the lanes of the timeline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
     /// Whether the run succeeded (the workflow returned `Ok` and no task failed).
     pub ok: bool,
     /// The workflow's own error, when it failed.

@@ -281,6 +281,8 @@ impl Runner {
             backend.clone() as Arc<dyn Backend>,
             files.clone(),
         );
+        // The run's seconds and its tasks' times in the summary share one origin.
+        let started = core.origin;
         let shared = Shared::new(core);
         let mut ticker = None;
         if let Some(writer) = writer {
@@ -301,7 +303,7 @@ impl Runner {
             backend,
             run,
             what: what.to_owned(),
-            started: Instant::now(),
+            started,
             modules: Mutex::default(),
             ticker,
         })
@@ -561,6 +563,11 @@ impl<'r> Session<'r> {
         let mut core = self.shared.lock();
         let counts = core.counts();
         let task_list = core.task_reports();
+        let started_unix_ms = core
+            .origin_wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_millis() as u64);
         let store_error = core.store_error.take();
         // Hand this run's results to the next session of the runner.
         let memo = std::mem::take(&mut core.memo);
@@ -587,6 +594,8 @@ impl<'r> Session<'r> {
             failed,
             attempts: counts.attempts,
             seconds: self.started.elapsed().as_secs_f64(),
+            started_unix_ms,
+            workers: Some(u32::try_from(self.runner.config.workers.max(1)).unwrap_or(u32::MAX)),
             ok: workflow_error.is_none() && failed == 0,
             error: workflow_error,
             task_list,

@@ -23,6 +23,7 @@ mod memo;
 mod record;
 mod run_id;
 mod runs;
+mod summary_json;
 mod writer;
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use super::blobs::BLOBS_DIR;
 use super::error::StoreError;
 use super::loader::{LoadedCheckpoint, load_checkpoint};
 use super::run_id::RunId;
+use super::summary_json;
 use super::writer::CheckpointWriter;
 use crate::key::TaskKey;
 
@@ -204,6 +205,23 @@ impl RunInfo {
             .map_err(|source| StoreError::BadSummary { path, source })
     }
 
+    /// Writes `name` (a file name chosen by the engine, such as `report.html`) into the
+    /// directory of run `id`, atomically; answers its path.
+    pub fn write_run_file(
+        &self,
+        id: RunId,
+        name: &'static str,
+        bytes: &[u8],
+    ) -> Result<PathBuf, StoreError> {
+        let path = self.run_path(id);
+        let dir = self
+            .root
+            .open_dir(id.to_string())
+            .map_err(StoreError::io("open", &path))?;
+        write_atomically(&dir, &path, name, bytes)?;
+        Ok(path.join(name))
+    }
+
     /// The directory of run `id`, as the user would name it.
     pub fn run_path(&self, id: RunId) -> PathBuf {
         self.path.join(id.to_string())
@@ -318,11 +336,11 @@ impl RunHandle {
         (&self.tasks, self.path.join(TASKS_DIR))
     }
 
-    /// Writes `summary.json` atomically: a reader sees the old summary or the new. Compact JSON
-    /// (one entry per task makes a pretty one twice as large and slow; `wfrun show` is the
-    /// human view).
+    /// Writes `summary.json` atomically (a reader sees the old summary or the new): JSON with
+    /// the top two levels one member per line and the rest compact, so a large run's task list
+    /// is one line per task.
     pub fn write_summary<T: Serialize + ?Sized>(&self, summary: &T) -> Result<(), StoreError> {
-        let mut json = serde_json::to_vec(summary).map_err(|source| StoreError::BadSummary {
+        let mut json = summary_json::to_vec(summary).map_err(|source| StoreError::BadSummary {
             path: self.path.join(SUMMARY_FILE),
             source,
         })?;

@@ -112,6 +112,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         failed: u64::from(failed),
         attempts: 1,
         seconds: duration_us as f64 / 1e6,
+        started_unix_ms: Some(started_unix_ms),
+        workers: Some(1),
         ok: !failed,
         error: None,
         task_list: vec![TaskReport {
@@ -129,6 +131,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 kind: Some(f.kind.as_str().to_owned()),
                 message: f.message.clone(),
             }),
+            worker: Some(0),
+            start: Some(0.0),
+            end: Some(duration_us as f64 / 1e6),
         }],
     };
     run.write_summary(&summary)?;

@@ -135,6 +135,8 @@ fn collect(arg: &RunInfoArg, selection: &Selection, dry_run: bool) -> anyhow::Re
         seconds: 0.0,
         ok: true,
         error: None,
+        started_unix_ms: None,
+        workers: None,
         task_list: Vec::new(),
     })?;
     if let Some(id) = done.compacted {

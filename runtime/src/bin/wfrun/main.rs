@@ -19,6 +19,7 @@ mod explain;
 mod gc;
 mod inspect;
 mod limits;
+mod report;
 mod run;
 mod runs;
 mod verify;
@@ -64,6 +65,9 @@ enum Command {
     /// Remove old runs: all but the N most recent, or those older than an age. Results a
     /// remaining run reused (its lineage) are kept in a compacted run; live runs are left alone.
     Gc(gc::GcArgs),
+    /// Write one run's report as a self-contained HTML page (summary, timeline, apps); prints
+    /// its path.
+    Report(report::Args),
 }
 
 /// Where a subcommand's settings come from: `./wf.toml` unless `--config` names another file
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Compact(args) => gc::compact(args),
         Command::Gc(args) => gc::gc(args),
+        Command::Report(args) => report::run(args),
     };
     match outcome {
         Ok(code) => code,

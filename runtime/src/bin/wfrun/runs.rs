@@ -72,6 +72,8 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
                 failed: 0,
                 attempts: 0,
                 seconds: 0.0,
+                started_unix_ms: None,
+                workers: None,
                 ok: false,
                 error: None,
                 task_list: Vec::new(),
