@@ -35,14 +35,16 @@ mod key;
 mod runinfo;
 mod sandbox;
 mod scheduler;
+mod slurm;
 
 pub use checkpoint_policy::{
     CheckpointPolicy, Decision, GroupPolicy, MODE_NAMES, Mode, PolicyConfig, PolicyError, RawPolicy,
 };
 pub use config::{DurationError, parse_duration};
 pub use executor::{
-    Backend, Completion, GroupPolicyFactory, Input, Job, JobDone, LocalBackend, RunError,
+    Backend, Completion, Executor, GroupPolicyFactory, Input, Job, JobDone, LocalBackend, RunError,
     RunReport, Runner, RunnerConfig, Session, TaskError, TaskHandle, TaskReport, TaskStatusReport,
+    run_worker,
 };
 pub use guest_build::{BuildError, BuildOptions, GUEST_TARGET, build_guest};
 pub use json_codec::{CodecError, decode_output, encode_args, encode_value, signature};
@@ -50,11 +52,11 @@ pub use key::{
     KEY_VERSION, KeyInputs, ModuleDigest, NotWasm, ParseDigestError, TaskKey, ValueDigest,
 };
 pub use runinfo::{
-    BlobDir, CheckpointRecord, CheckpointWriter, CompiledCache, FORMAT_VERSION, GuestFailure,
-    INLINE_LIMIT, InputDirs, LoadProblem, LoadWarning, LoadedCheckpoint, LogStream, MemoEntry,
-    MemoTable, Outcome, OutcomeRef, OutputDir, OutputFile, OutputFileRef, ParseRunIdError, Payload,
-    PayloadRef, RecordRef, Resolved, RunHandle, RunId, RunInfo, StoreError, TaskFileDirs,
-    load_checkpoint, load_checkpoint_dir, load_with_lineage,
+    BlobDir, CheckpointRecord, CheckpointWriter, ChunkId, CompiledCache, Exchange, FORMAT_VERSION,
+    GuestFailure, INLINE_LIMIT, InputDirs, LoadProblem, LoadWarning, LoadedCheckpoint, LogStream,
+    MemoEntry, MemoTable, Outcome, OutcomeRef, OutputDir, OutputFile, OutputFileRef,
+    ParseRunIdError, Payload, PayloadRef, RecordRef, Resolved, RunHandle, RunId, RunInfo,
+    StoreError, TaskFileDirs, load_checkpoint, load_checkpoint_dir, load_with_lineage,
 };
 pub use sandbox::{
     ArtifactStore, EngineFingerprint, EngineSettings, FailureKind, Limits, LoadedModule,
@@ -64,3 +66,4 @@ pub use scheduler::{
     Action, ArgSource, Counts, FailureCause, LookupAnswer, Resolution, Scheduler, SubmitError,
     TaskArgs, TaskId, TaskSpec, TaskStatus, encode_fan_in,
 };
+pub use slurm::SlurmConfig;

@@ -13,7 +13,11 @@ mod core;
 mod files;
 mod report;
 mod runner;
+mod slurm;
 
 pub use backend::{Backend, Completion, Job, JobDone, LocalBackend};
 pub use report::{RunReport, TaskError, TaskReport, TaskStatusReport};
-pub use runner::{GroupPolicyFactory, Input, RunError, Runner, RunnerConfig, Session, TaskHandle};
+pub use runner::{
+    Executor, GroupPolicyFactory, Input, RunError, Runner, RunnerConfig, Session, TaskHandle,
+};
+pub use slurm::run_worker;

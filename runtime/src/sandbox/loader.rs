@@ -102,6 +102,8 @@ pub(crate) struct ModuleInner {
     /// Apps that take or return files (their schemas mention `wf_guest::File`).
     pub file_apps: std::collections::BTreeSet<String>,
     pub from_cache: bool,
+    /// The module's bytes, for executors in other processes.
+    pub wasm: Arc<[u8]>,
 }
 
 impl std::fmt::Debug for LoadedModule {
@@ -138,6 +140,11 @@ impl LoadedModule {
     /// Whether `app` takes or returns files, so its tasks need file directories.
     pub fn app_uses_files(&self, app: &str) -> bool {
         self.0.file_apps.contains(app)
+    }
+
+    /// The module's bytes, as loaded.
+    pub fn wasm(&self) -> &[u8] {
+        &self.0.wasm
     }
 
     /// Whether the compiled code came from the on-disk cache rather than the compiler.
@@ -240,6 +247,7 @@ impl Sandbox {
             workflows,
             file_apps,
             from_cache,
+            wasm: Arc::from(bytes),
         })))
     }
 

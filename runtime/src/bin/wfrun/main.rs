@@ -11,10 +11,12 @@ use clap::{Parser, Subcommand};
 
 mod build;
 mod call;
+mod executor;
 mod inspect;
 mod limits;
 mod run;
 mod runs;
+mod worker;
 
 /// Exit code: a task or the workflow failed.
 pub const EXIT_TASK_FAILED: u8 = 1;
@@ -39,11 +41,14 @@ enum Command {
     /// Call one app with JSON arguments; prints the result as JSON. Results are memoized.
     Call(call::Args),
     /// Run a workflow: its tasks in fresh sandboxes on a thread pool, memoized and recorded.
-    Run(run::Args),
+    Run(Box<run::Args>),
     /// List the runs recorded in the runinfo directory.
     Runs(runs::RunsArgs),
     /// Show one run and its tasks.
     Show(runs::ShowArgs),
+    /// Run one chunk of a Slurm run's tasks (what each array element runs).
+    #[command(hide = true)]
+    Worker(worker::Args),
 }
 
 /// The `--runinfo` option every subcommand that reads or writes runs takes.
@@ -60,9 +65,10 @@ fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Call(args) => call::run(args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Runs(args) => runs::runs(args),
         Command::Show(args) => runs::show(args),
+        Command::Worker(args) => worker::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use wf_runtime::{
-    Counts, LoadedCheckpoint, MemoTable, OutputDir, RawPolicy, RunReport, Runner, RunnerConfig,
-    Session, StoreError, load_with_lineage,
+    Counts, LoadedCheckpoint, LogStream, MemoTable, OutputDir, RawPolicy, RunId, RunInfo,
+    RunReport, Runner, RunnerConfig, Session, StoreError, TaskKey, TaskStatusReport,
+    load_with_lineage,
 };
 
+use crate::executor::ExecutorArgs;
 use crate::limits::{LimitArgs, MemoArgs};
 use crate::{EXIT_TASK_FAILED, RunInfoArg};
 
@@ -69,6 +71,8 @@ pub struct Args {
     /// or a copy of one from another machine).
     #[arg(long = "checkpoint-files", value_name = "DIR", num_args = 1..)]
     checkpoint_files: Vec<PathBuf>,
+    #[command(flatten)]
+    executor: ExecutorArgs,
 }
 
 fn parse_app_retries(text: &str) -> Result<(String, u32), String> {
@@ -98,6 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             avoid: args.avoid_checkpoint,
         },
         cache_failures: args.cache_failures,
+        executor: args.executor.executor()?,
         ..RunnerConfig::default()
     };
     if let Some(jobs) = args.jobs {
@@ -158,6 +163,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let report = session.finish_with(outcome.err().map(|f| f.to_string()))?;
+    if let Some(runinfo) = runner.runinfo() {
+        show_failed_logs(runinfo, &report);
+    }
     eprintln!("{}", summary(&report, &args.runinfo.runinfo));
     Ok(if report.ok {
         ExitCode::SUCCESS
@@ -216,15 +224,57 @@ fn watch_signals() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-/// On SIGINT/SIGTERM: write every pending record durably, then end the process (exit 130):
-/// nothing a finished task computed is lost, whatever the checkpoint mode.
+/// On SIGINT/SIGTERM: write every pending record durably, cancel the tasks queued elsewhere
+/// (Slurm jobs), then end the process (exit 130): nothing a finished task computed is lost,
+/// whatever the checkpoint mode, and nothing is left in a batch queue.
 fn flush_on_signal(session: &Session<'_>, interrupted: &AtomicBool, done: &AtomicBool) {
     while !done.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(20));
         if interrupted.load(Ordering::Relaxed) {
             let written = session.flush();
+            session.cancel();
             eprintln!("\nwfrun: interrupted; recorded {written} pending result(s) before stopping");
             std::process::exit(130);
+        }
+    }
+}
+
+/// How many failed tasks `wfrun run` shows the logs of, and how much of each log.
+const FAILED_LOGS_SHOWN: usize = 3;
+const FAILED_LOG_TAIL: u64 = 2000;
+
+/// Shows the end of the stderr and stdout of the first tasks that failed on their own (not
+/// because a dependency failed), so a failure is reported with its log wherever it ran.
+fn show_failed_logs(runinfo: &RunInfo, report: &RunReport) {
+    let Some(run) = report.id.as_deref().and_then(|id| id.parse::<RunId>().ok()) else {
+        return;
+    };
+    let own_failures = report.task_list.iter().filter(|t| {
+        t.status == TaskStatusReport::Failed
+            && t.error
+                .as_ref()
+                .is_some_and(|e| !matches!(e.kind.as_deref(), Some("dependency" | "cancelled")))
+    });
+    for task in own_failures.take(FAILED_LOGS_SHOWN) {
+        let Ok(key) = task.key.parse::<TaskKey>() else {
+            continue;
+        };
+        for stream in [LogStream::Stderr, LogStream::Stdout] {
+            match runinfo.task_log_tail(run, &key, stream, FAILED_LOG_TAIL) {
+                Ok(Some((text, path))) => {
+                    eprintln!(
+                        "wfrun: task {} (`{}`) failed; the end of its log {}:",
+                        task.id,
+                        task.app,
+                        path.display()
+                    );
+                    for line in text.trim_end().lines() {
+                        eprintln!("  | {line}");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("wfrun: warning: {e}"),
+            }
         }
     }
 }
