@@ -1,6 +1,6 @@
 //! `wfrun run --executor slurm` against a real Slurm cluster (`scripts/slurm-up.sh` starts a
 //! one-node one on loopback). Every test skips, saying so, when no `sbatch` is on PATH or no
-//! cluster answers.
+//! cluster answers — unless `WF_SLURM_REQUIRED` is set (CI), when that is a failure.
 
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -20,6 +20,9 @@ fn cluster(test: &str) -> bool {
     static ANSWER: OnceLock<Result<(), String>> = OnceLock::new();
     match ANSWER.get_or_init(probe_cluster) {
         Ok(()) => true,
+        Err(why) if std::env::var_os("WF_SLURM_REQUIRED").is_some() => {
+            panic!("{test}: WF_SLURM_REQUIRED is set, but {why}")
+        }
         Err(why) => {
             let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
             false
@@ -44,7 +47,9 @@ fn probe_cluster() -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = sinfo.kill();
-    let nodes = sinfo.wait_with_output().map_err(|e| format!("sinfo: {e}"))?;
+    let nodes = sinfo
+        .wait_with_output()
+        .map_err(|e| format!("sinfo: {e}"))?;
     let ready = nodes.status.success()
         && text(&nodes.stdout)
             .lines()
@@ -338,5 +343,130 @@ fn an_interrupted_run_leaves_the_queue_empty() {
     while !queued(&job).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(queued(&job), Vec::<String>::new(), "job {job} is still queued");
+    assert_eq!(
+        queued(&job),
+        Vec::<String>::new(),
+        "job {job} is still queued"
+    );
+    assert!(
+        !tmp.path().join("exchange/000").exists(),
+        "the exchange store is removed on cancellation"
+    );
+}
+
+#[test]
+fn elements_that_never_finish_fail_their_tasks_after_bounded_resubmissions() {
+    use wf_runtime::{Executor, Input, MemoTable, Runner, RunnerConfig, SlurmConfig};
+    if !cluster("elements_that_never_finish_fail_their_tasks_after_bounded_resubmissions") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bytes = std::fs::read(probes()).expect("probes.wasm");
+    let slurm = |worker: &str| SlurmConfig {
+        worker_program: Some(PathBuf::from(worker)),
+        resubmits: 2,
+        ..SlurmConfig::default()
+    };
+    // Every element exits at once without running its chunk: an infrastructure failure.
+    let broken = Runner::new(
+        RunnerConfig {
+            executor: Executor::Slurm(slurm("/bin/true")),
+            ..RunnerConfig::default()
+        },
+        Some(tmp.path()),
+    )
+    .expect("runner");
+    let module = broken.load(&bytes).expect("module");
+    let session = broken.start("broken workers").expect("session");
+    let task = session
+        .submit(&module, "noop", vec![Input::value(&7u64)])
+        .expect("submit");
+    let error = session.wait(task).expect_err("no worker ran it");
+    assert!(error.contains("infrastructure"), "{error}");
+    assert!(
+        error.contains("ended without finishing the task, 3 time(s) submitted"),
+        "{error}"
+    );
+    let report = session.finish().expect("finish");
+    assert_eq!(report.failed, 1);
+    drop(broken);
+
+    // The failure was not recorded: a later run with working workers executes the task.
+    let runner = Runner::new(
+        RunnerConfig {
+            executor: Executor::Slurm(slurm(env!("CARGO_BIN_EXE_wfrun"))),
+            ..RunnerConfig::default()
+        },
+        Some(tmp.path()),
+    )
+    .expect("runner");
+    let mut table = MemoTable::new();
+    let runinfo = runner.runinfo().expect("a runinfo");
+    for id in runinfo.runs().expect("runs") {
+        table.add_checkpoint(runinfo.load_checkpoint(id).expect("checkpoint"));
+    }
+    runner.use_checkpoints(table);
+    let module = runner.load(&bytes).expect("module");
+    let session = runner.start("working workers").expect("session");
+    let task = session
+        .submit(&module, "noop", vec![Input::value(&7u64)])
+        .expect("submit");
+    assert_eq!(session.get::<u64>(task).expect("a result"), 7);
+    let report = session.finish().expect("finish");
+    assert_eq!((report.executed, report.cached), (1, 0), "{report:?}");
+}
+
+#[test]
+fn tasks_that_take_and_make_files_give_the_local_files() {
+    if !cluster("tasks_that_take_and_make_files_give_the_local_files") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let wordfreq = module("wordfreq");
+    let run_files = |name: &str, flags: &[&str]| {
+        let out = wfrun()
+            .args(["run", "--entry", "files", "--runinfo"])
+            .arg(tmp.path().join(format!("runinfo-{name}")))
+            .arg("--output-dir")
+            .arg(tmp.path().join(format!("out-{name}")))
+            .arg(&wordfreq)
+            .args(flags)
+            .output()
+            .expect("run wfrun");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        out
+    };
+    let local = run_files("local", &[]);
+    let slurm = run_files("slurm", &["--executor", "slurm", "--slurm-chunk", "4"]);
+    assert_eq!(text(&slurm.stdout), text(&local.stdout));
+    let top = |name: &str| {
+        std::fs::read(tmp.path().join(format!("out-{name}/top-words.txt"))).expect("output file")
+    };
+    assert_eq!(top("slurm"), top("local"));
+}
+
+#[test]
+fn a_refused_submission_fails_the_tasks_with_sbatch_s_reason() {
+    if !cluster("a_refused_submission_fails_the_tasks_with_sbatch_s_reason") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = run(
+        tmp.path(),
+        "complaint",
+        &[
+            "--executor",
+            "slurm",
+            "--slurm-partition",
+            "no-such-partition",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("infrastructure"), "{stderr}");
+    assert!(
+        stderr.contains("submitting to Slurm: `sbatch` failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Invalid partition"), "{stderr}");
 }

@@ -206,6 +206,9 @@ impl Inner {
         if let Err(e) = slurm::cancel(&self.name, &jobs) {
             eprintln!("wf: slurm: cancelling the run's jobs: {e}");
         }
+        // Best effort: the exchange only holds copies of what the run recorded, and a cancelled
+        // element that still writes there finds it gone and ends.
+        let _ = self.exchange.remove();
     }
 
     fn poll_loop(&self) {
