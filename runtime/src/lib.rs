@@ -52,11 +52,11 @@ pub use key::{
     KEY_VERSION, KeyInputs, ModuleDigest, NotWasm, ParseDigestError, TaskKey, ValueDigest,
 };
 pub use runinfo::{
-    BlobDir, CheckpointRecord, CheckpointWriter, ChunkId, CompiledCache, Exchange, FORMAT_VERSION,
-    GuestFailure, INLINE_LIMIT, InputDirs, LoadProblem, LoadWarning, LoadedCheckpoint, LogStream,
-    MemoEntry, MemoTable, Outcome, OutcomeRef, OutputDir, OutputFile, OutputFileRef,
-    ParseRunIdError, Payload, PayloadRef, RecordRef, Resolved, RunHandle, RunId, RunInfo,
-    StoreError, TaskFileDirs, load_checkpoint, load_checkpoint_dir, load_with_lineage,
+    BlobDir, CheckpointRecord, CheckpointWriter, CompiledCache, FORMAT_VERSION, GuestFailure,
+    INLINE_LIMIT, InputDirs, LoadProblem, LoadWarning, LoadedCheckpoint, LogStream, MemoEntry,
+    MemoTable, Outcome, OutcomeRef, OutputDir, OutputFile, OutputFileRef, ParseRunIdError, Payload,
+    PayloadRef, RecordRef, Resolved, RunHandle, RunId, RunInfo, StoreError, TaskFileDirs,
+    load_checkpoint, load_checkpoint_dir, load_with_lineage,
 };
 pub use sandbox::{
     ArtifactStore, EngineFingerprint, EngineSettings, FailureKind, Limits, LoadedModule,

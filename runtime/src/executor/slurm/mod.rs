@@ -157,7 +157,16 @@ impl Backend for SlurmBackend {
         let mut state = self.shared.lock();
         state.ready.push(Queued { job, resubmits: 0 });
         state.ready_since.get_or_insert_with(Instant::now);
-        self.shared.wake.notify_all();
+        // The poller looks at the ready jobs every poll interval anyway; wake it early only when
+        // they fill a whole array.
+        let full = self
+            .shared
+            .config
+            .chunk
+            .saturating_mul(self.shared.config.max_array);
+        if state.ready.len() == full {
+            self.shared.wake.notify_all();
+        }
     }
 
     fn cancel(&self) {
