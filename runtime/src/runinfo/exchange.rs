@@ -106,12 +106,15 @@ impl Exchange {
         &self.path
     }
 
-    /// Removes the whole exchange directory, if this process created it.
+    /// Removes the whole exchange directory, if this process created it (and it is still there).
     pub fn remove(&self) -> Result<(), StoreError> {
         match &self.parent {
-            Some((parent, name)) => parent
-                .remove_dir_all(name)
-                .map_err(StoreError::io("remove", &self.path)),
+            Some((parent, name)) => match parent.remove_dir_all(name) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    Err(StoreError::io("remove", &self.path)(e))
+                }
+                _ => Ok(()),
+            },
             None => Ok(()),
         }
     }
@@ -318,6 +321,7 @@ mod tests {
         assert!(!again.is_done(chunk));
         again.remove().expect("remove");
         assert!(!tmp.path().join("exchange/001").exists());
+        again.remove().expect("removing it again is no error");
         assert_eq!(runinfo.runs().expect("runs"), []);
     }
 

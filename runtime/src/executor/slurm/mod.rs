@@ -33,6 +33,9 @@ use crate::slurm::{self, SlurmConfig, Submission};
 /// How much of a lost element's log goes into its tasks' failure.
 const LOG_TAIL: u64 = 2000;
 
+/// How long a cancellation waits for the run's elements to leave the queue.
+const CANCEL_WAIT: Duration = Duration::from_secs(10);
+
 /// The Slurm backend of one session.
 pub(crate) struct SlurmBackend {
     shared: Arc<Inner>,
@@ -214,10 +217,24 @@ impl Inner {
         };
         if let Err(e) = slurm::cancel(&self.name, &jobs) {
             eprintln!("wf: slurm: cancelling the run's jobs: {e}");
+            return;
         }
-        // Best effort: the exchange only holds copies of what the run recorded, and a cancelled
-        // element that still writes there finds it gone and ends.
-        let _ = self.exchange.remove();
+        // Wait (a little) until the elements have left the queue: until then Slurm may still
+        // write their logs, and their workers their results, into the exchange.
+        let deadline = Instant::now() + CANCEL_WAIT;
+        while Instant::now() < deadline {
+            match slurm::queued_elements(&self.name) {
+                Ok(queued) if queued.is_empty() => break,
+                Ok(_) => std::thread::sleep(Duration::from_millis(100)),
+                Err(_) => break,
+            }
+        }
+        // Best effort: the exchange only holds copies of what the run recorded.
+        for _ in 0..3 {
+            if self.exchange.remove().is_ok() {
+                break;
+            }
+        }
     }
 
     fn poll_loop(&self) {
