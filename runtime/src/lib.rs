@@ -36,6 +36,7 @@ mod report_page;
 mod runinfo;
 mod sandbox;
 mod scheduler;
+mod slurm;
 
 pub use checkpoint_policy::{
     CheckpointPolicy, Decision, GroupPolicy, MODE_NAMES, Mode, PolicyConfig, PolicyError, RawPolicy,
@@ -44,10 +45,10 @@ pub use config::{
     CONFIG_FILE, Config, ConfigError, DurationError, MAX_MEMORY_MIB, MAX_WORKERS, parse_duration,
 };
 pub use executor::{
-    Backend, Completion, Difference, ExplainError, Explanation, GroupPolicyFactory, Input, Job,
-    JobDone, LocalBackend, Mismatch, Nearest, RunError, RunReport, Runner, RunnerConfig, Session,
-    Skipped, TaskError, TaskHandle, TaskReport, TaskStatusReport, VerifyOptions, VerifyReport,
-    explain_task, in_sample, verify_checkpoint,
+    Backend, Completion, Difference, Executor, ExplainError, Explanation, GroupPolicyFactory,
+    Input, Job, JobDone, LocalBackend, Mismatch, Nearest, RunError, RunReport, Runner,
+    RunnerConfig, Session, Skipped, TaskError, TaskHandle, TaskReport, TaskStatusReport,
+    VerifyOptions, VerifyReport, explain_task, in_sample, run_worker, verify_checkpoint,
 };
 pub use guest_build::{BuildError, BuildOptions, GUEST_TARGET, build_guest};
 pub use json_codec::{
@@ -73,3 +74,4 @@ pub use scheduler::{
     Action, ArgSource, Counts, FailureCause, LookupAnswer, Resolution, Scheduler, SubmitError,
     TaskArgs, TaskId, TaskSpec, TaskStatus, encode_fan_in,
 };
+pub use slurm::SlurmConfig;

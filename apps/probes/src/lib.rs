@@ -9,7 +9,10 @@
 //! - overhead: [`noop`] does nothing, and the workflows [`noops`] and [`spins`] submit many tasks;
 //! - logs: [`chatty`] writes to stdout and stderr;
 //! - limits in a run: the workflow [`runaway`] submits [`forever`] beside a [`noop`];
-//! - crashes: the workflow [`chain`] runs tasks one by one, printing each, to be killed half-way.
+//! - crashes: the workflow [`chain`] runs tasks one by one, printing each, to be killed half-way;
+//! - executors: [`pyramid`] is a three-level graph of about 200 tasks whose printed outputs
+//!   must not depend on where tasks ran, [`slow_fan`] gives an executor seconds-long tasks to
+//!   interrupt, and [`complaint`] runs [`complain`], which logs to stderr and fails.
 //!
 //! Natively (`cargo test -p probes`) only the apps that return are exercised.
 #![deny(missing_docs)]
@@ -240,6 +243,64 @@ pub fn chain() -> Result<()> {
     Ok(())
 }
 
+/// Writes `why` to stderr, then fails with it: a failing task whose log must reach the user.
+#[app]
+pub fn complain(why: String) -> Result<u64, String> {
+    eprintln!("complain: about to fail because {why}");
+    Err(format!("complained: {why}"))
+}
+
+/// How many tasks each level of [`pyramid`] has: leaves, groups of leaves, the top.
+pub const PYRAMID: (u64, u64, u64) = (160, 40, 1);
+
+/// A three-level graph of [`PYRAMID`] tasks: `spin` leaves, a `fold` of each group of four, and
+/// one `fold` of the groups; prints every group's value and the top's.
+#[workflow]
+pub fn pyramid() -> Result<()> {
+    let (leaves, groups, _) = PYRAMID;
+    let per_group = leaves / groups;
+    let leaves: Vec<Future<u64>> = (0..leaves).map(|i| spin.submit(10_000 + i)).collect();
+    let groups: Vec<Future<u64>> = leaves
+        .chunks(per_group as usize)
+        .map(|group| fold.submit(group.to_vec()))
+        .collect();
+    let top = fold.submit(groups.clone());
+    for (i, group) in groups.iter().enumerate() {
+        println!("group {i} {:016x}", group.get()?);
+    }
+    println!("top {:016x}", top.get()?);
+    Ok(())
+}
+
+/// Folds values into one, order-sensitively.
+#[app]
+pub fn fold(values: Vec<u64>) -> u64 {
+    values.iter().fold(0xcbf2_9ce4_8422_2325u64, |acc, v| {
+        (acc ^ v).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// How many tasks [`slow_fan`] submits, and the rounds each spins (on the order of a second).
+pub const SLOW_FAN: (u64, u64) = (8, 200_000_000);
+
+/// [`SLOW_FAN`] seconds-long `spin` tasks side by side: a run to interrupt while they execute.
+#[workflow]
+pub fn slow_fan() -> Result<()> {
+    let (tasks, rounds) = SLOW_FAN;
+    let futures: Vec<Future<u64>> = (0..tasks).map(|i| spin.submit(rounds + i)).collect();
+    for (i, future) in futures.iter().enumerate() {
+        println!("slow {i} {:016x}", future.get()?);
+    }
+    Ok(())
+}
+
+/// Runs [`complain`]: a workflow whose one task fails after logging.
+#[workflow]
+pub fn complaint() -> Result<()> {
+    println!("{}", complain.submit("the test asked".to_owned()).get()?);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +311,8 @@ mod tests {
         assert_eq!(spin.call(0), 0x9e37_79b9_7f4a_7c15);
         assert_ne!(spin.call(1_000), spin.call(1_001));
         assert_eq!(chatty.call(2), 2);
+        assert_ne!(fold.call(vec![1, 2]), fold.call(vec![2, 1]));
+        assert!(complain.call("no reason".to_owned()).is_err());
     }
 
     #[test]

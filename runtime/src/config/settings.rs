@@ -123,6 +123,8 @@ impl Config {
             input_dirs: self.input_dirs.clone(),
             checkpoint: self.checkpoint.clone(),
             cache_failures: self.cache_failures,
+            // The executor is chosen on the command line (no `[slurm]` table yet).
+            executor: defaults.executor,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Where tasks execute. The local backend is a pool of worker threads, each running one task at
-//! a time in a fresh sandbox instance. A batch-system backend (Slurm job arrays over a shared
-//! runinfo) is meant to be one more implementation of [`Backend`]: a [`Job`] names its module by
-//! digest and carries its argument bytes, so it crosses a process boundary without shared memory.
+//! a time in a fresh sandbox instance; the Slurm backend (`slurm/`: job arrays over a shared
+//! runinfo) is the other implementation of [`Backend`]: a [`Job`] names its module by digest and
+//! carries its argument bytes, so it crosses a process boundary without shared memory.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -64,6 +64,9 @@ pub trait Backend: Send + Sync {
     fn register(&self, module: &LoadedModule);
     /// Queues a job; its outcome arrives through the completion given at construction.
     fn submit(&self, job: Job);
+    /// Stops every job that runs elsewhere (a batch system's queue) because the process is about
+    /// to end; jobs in this process end with it. No job completes after this.
+    fn cancel(&self) {}
 }
 
 /// The local backend: `workers` threads sharing one engine.

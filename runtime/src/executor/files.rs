@@ -126,4 +126,27 @@ impl FileTable {
         self.register_outputs(&outputs, blobs);
         Ok(outputs)
     }
+
+    /// Copies file `digest` into `to` (the blobs of another process's exchange); answers its
+    /// length.
+    pub fn export(&self, digest: &ValueDigest, to: &BlobDir) -> Result<u64, String> {
+        let bytes = self.bytes(digest)?;
+        to.put(&bytes).map_err(|e| e.to_string())?;
+        Ok(bytes.len() as u64)
+    }
+
+    /// Copies files a task wrote elsewhere (into `from`) into the run's blobs and registers them.
+    pub fn import_outputs(&self, outputs: &[OutputFile], from: &BlobDir) -> Result<(), String> {
+        let Some(blobs) = &self.blobs else {
+            return Err("apps that take or make files need a runinfo directory".to_owned());
+        };
+        for output in outputs {
+            let bytes = from
+                .get(&output.digest, output.len)
+                .map_err(|e| e.to_string())?;
+            blobs.put(&bytes).map_err(|e| e.to_string())?;
+        }
+        self.register_outputs(outputs, blobs);
+        Ok(())
+    }
 }

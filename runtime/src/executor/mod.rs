@@ -14,10 +14,14 @@ mod explain;
 mod files;
 mod report;
 mod runner;
+mod slurm;
 mod verify;
 
 pub use backend::{Backend, Completion, Job, JobDone, LocalBackend};
 pub use explain::{Difference, ExplainError, Explanation, Nearest, explain_task};
 pub use report::{RunReport, TaskError, TaskReport, TaskStatusReport};
-pub use runner::{GroupPolicyFactory, Input, RunError, Runner, RunnerConfig, Session, TaskHandle};
+pub use runner::{
+    Executor, GroupPolicyFactory, Input, RunError, Runner, RunnerConfig, Session, TaskHandle,
+};
+pub use slurm::run_worker;
 pub use verify::{Mismatch, Skipped, VerifyOptions, VerifyReport, in_sample, verify_checkpoint};

@@ -14,17 +14,20 @@ use super::committer::Committer;
 use super::core::{Core, CoreSettings, ProcessMemo, Shared, arg_sources};
 use super::files::FileTable;
 use super::report::{RunReport, TaskStatusReport};
+use super::slurm::SlurmBackend;
 use crate::checkpoint_policy::{
     CheckpointPolicy, GroupPolicy, Mode, PolicyConfig, PolicyError, RawPolicy,
 };
 use crate::key::{ModuleDigest, TaskKey, ValueDigest};
 use crate::runinfo::{
-    CompiledCache, InputDirs, MemoTable, OutputDir, OutputFile, RunHandle, RunInfo, StoreError,
+    CompiledCache, Exchange, InputDirs, MemoTable, OutputDir, OutputFile, RunHandle, RunInfo,
+    StoreError,
 };
 use crate::sandbox::{
     EngineSettings, Limits, LoadedModule, ModuleError, Sandbox, TaskFailure, WorkflowHost,
 };
 use crate::scheduler::{ArgSource, Counts, TaskId, TaskSpec};
+use crate::slurm::SlurmConfig;
 
 /// How runs are carried out.
 #[derive(Debug, Clone)]
@@ -48,6 +51,18 @@ pub struct RunnerConfig {
     pub checkpoint: RawPolicy,
     /// Record deterministic guest failures (app errors, panics, traps, fuel) and reuse them.
     pub cache_failures: bool,
+    /// Where tasks execute.
+    pub executor: Executor,
+}
+
+/// Where a run's tasks execute.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Executor {
+    /// On [`RunnerConfig::workers`] threads of this process.
+    #[default]
+    Local,
+    /// As Slurm job arrays over the shared runinfo directory (which a Slurm run requires).
+    Slurm(SlurmConfig),
 }
 
 impl Default for RunnerConfig {
@@ -65,6 +80,7 @@ impl Default for RunnerConfig {
                 ..RawPolicy::default()
             },
             cache_failures: false,
+            executor: Executor::Local,
         }
     }
 }
@@ -85,6 +101,9 @@ pub enum RunError {
     /// The checkpoint policy is not valid.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The executor could not be started or could not carry out its work.
+    #[error("{0}")]
+    Executor(String),
 }
 
 /// Makes the custom checkpoint policy of each session (COMPSs's custom policy).
@@ -267,18 +286,43 @@ impl Runner {
         let blobs = writer.as_ref().map(|w| w.blobs().clone());
         let inputs = InputDirs::open(&self.config.input_dirs)?;
         let files = Arc::new(FileTable::new(inputs, run.clone(), blobs.clone()));
-        let backend = Arc::new(LocalBackend::new(
-            self.sandbox.clone(),
-            self.config.workers,
-            files.clone(),
-            completion,
-        ));
+        let backend: Arc<dyn Backend> = match &self.config.executor {
+            Executor::Local => Arc::new(LocalBackend::new(
+                self.sandbox.clone(),
+                self.config.workers,
+                files.clone(),
+                completion,
+            )),
+            Executor::Slurm(slurm) => {
+                let (Some(runinfo), Some(run)) = (&self.runinfo, &run) else {
+                    return Err(RunError::Executor(
+                        "the Slurm executor needs a runinfo directory on a file system the \
+                         compute nodes share"
+                            .to_owned(),
+                    ));
+                };
+                let name = run.id().to_string();
+                let exchange = Exchange::create(runinfo, &name)?;
+                Arc::new(
+                    SlurmBackend::new(
+                        slurm.clone(),
+                        runinfo.path().to_path_buf(),
+                        exchange,
+                        &name,
+                        &self.config.limits,
+                        files.clone(),
+                        completion,
+                    )
+                    .map_err(RunError::Executor)?,
+                )
+            }
+        };
         let core = Core::new(
             settings,
             memo,
             checkpoints,
             blobs,
-            backend.clone() as Arc<dyn Backend>,
+            backend.clone(),
             files.clone(),
         );
         // The run's seconds and its tasks' times in the summary share one origin.
@@ -336,7 +380,7 @@ fn write_task_logs(run: &RunHandle, done: &super::backend::JobDone) {
 pub struct Session<'r> {
     runner: &'r Runner,
     shared: Arc<Shared>,
-    backend: Arc<LocalBackend>,
+    backend: Arc<dyn Backend>,
     run: Option<Arc<RunHandle>>,
     what: String,
     started: Instant,
@@ -496,6 +540,12 @@ impl<'r> Session<'r> {
     /// took (Parsl's `checkpoint()`, COMPSs's snapshot).
     pub fn checkpoint(&self) -> u64 {
         self.shared.decide_and_wait(CheckpointPolicy::on_manual)
+    }
+
+    /// Cancels the tasks that run outside this process (a batch system's jobs), when the process
+    /// is about to end (`wfrun run` on SIGINT/SIGTERM, after [`flush`](Self::flush)).
+    pub fn cancel(&self) {
+        self.backend.cancel();
     }
 
     /// Waits until every record the policy has already decided to write is durable (records the
@@ -659,7 +709,7 @@ fn submit_task(
 /// What a guest workflow's host calls reach: the session's core.
 struct GuestHost {
     shared: Arc<Shared>,
-    backend: Arc<LocalBackend>,
+    backend: Arc<dyn Backend>,
     config: RunnerConfig,
     module: LoadedModule,
 }

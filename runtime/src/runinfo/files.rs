@@ -138,32 +138,42 @@ impl RunHandle {
 
     fn open_task_file_dirs(&self, key: &TaskKey, fresh: bool) -> Result<TaskFileDirs, StoreError> {
         let (tasks, tasks_path) = self.tasks_dir();
-        let name = format!("{}.files", key.to_hex());
-        let root_path = tasks_path.join(&name);
-        if fresh && tasks.exists(&name) {
-            tasks
-                .remove_dir_all(&name)
-                .map_err(StoreError::io("clear", &root_path))?;
-        }
-        for sub in ["in", "out"] {
-            tasks
-                .create_dir_all(Path::new(&name).join(sub))
-                .map_err(StoreError::io("create", root_path.join(sub)))?;
-        }
-        let open = |sub: &str| {
-            tasks
-                .open_dir(Path::new(&name).join(sub))
-                .map_err(StoreError::io("open", root_path.join(sub)))
-        };
-        let input = std::path::absolute(root_path.join("in")).unwrap_or(root_path.join("in"));
-        let output = std::path::absolute(root_path.join("out")).unwrap_or(root_path.join("out"));
-        Ok(TaskFileDirs {
-            input,
-            output,
-            input_dir: open("in")?,
-            output_dir: open("out")?,
-        })
+        open_task_file_dirs(tasks, &tasks_path, key, fresh)
     }
+}
+
+/// Opens (with `fresh`, creates anew) `<key>.files/{in,out}` in `tasks`, named `tasks_path`.
+pub(super) fn open_task_file_dirs(
+    tasks: &Dir,
+    tasks_path: &Path,
+    key: &TaskKey,
+    fresh: bool,
+) -> Result<TaskFileDirs, StoreError> {
+    let name = format!("{}.files", key.to_hex());
+    let root_path = tasks_path.join(&name);
+    if fresh && tasks.exists(&name) {
+        tasks
+            .remove_dir_all(&name)
+            .map_err(StoreError::io("clear", &root_path))?;
+    }
+    for sub in ["in", "out"] {
+        tasks
+            .create_dir_all(Path::new(&name).join(sub))
+            .map_err(StoreError::io("create", root_path.join(sub)))?;
+    }
+    let open = |sub: &str| {
+        tasks
+            .open_dir(Path::new(&name).join(sub))
+            .map_err(StoreError::io("open", root_path.join(sub)))
+    };
+    let input = std::path::absolute(root_path.join("in")).unwrap_or(root_path.join("in"));
+    let output = std::path::absolute(root_path.join("out")).unwrap_or(root_path.join("out"));
+    Ok(TaskFileDirs {
+        input,
+        output,
+        input_dir: open("in")?,
+        output_dir: open("out")?,
+    })
 }
 
 impl TaskFileDirs {

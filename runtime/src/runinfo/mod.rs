@@ -1,8 +1,8 @@
 //! The only place that touches the filesystem: runs, the checkpoint log and blobs.
 //!
 //! Architecture Invariant: every access goes through a cap-std [`Dir`](cap_std::fs::Dir); only
-//! [`RunInfo::open`] and [`load_checkpoint_dir`] resolve a path with ambient authority (they are
-//! the edge, called with what the user named). Names below a `Dir` are built by the engine from a
+//! [`RunInfo::open`], [`load_checkpoint_dir`] and [`Exchange::open`] resolve a path with ambient
+//! authority (they are the edge, called with what the user or the head process named). Names below a `Dir` are built by the engine from a
 //! [`RunId`] or a digest, never taken from a record or a guest, so nothing escapes its directory.
 //!
 //! Architecture Invariant: no bytes read from disk can cause a panic; damage becomes a
@@ -14,6 +14,7 @@ mod atomic_file;
 mod blobs;
 mod compiled;
 mod error;
+mod exchange;
 mod files;
 mod format;
 mod gc;
@@ -32,6 +33,7 @@ mod tests;
 pub use blobs::{BlobDir, INLINE_LIMIT};
 pub use compiled::CompiledCache;
 pub use error::{LoadProblem, LoadWarning, StoreError};
+pub use exchange::{ChunkId, Exchange};
 pub use files::{InputDirs, OutputDir, TaskFileDirs};
 pub use format::FORMAT_VERSION;
 pub use gc::{Collected, CollectionPlan, Fate, RunFate, Selection};

@@ -189,6 +189,36 @@ impl RunInfo {
         load_checkpoint(&dir, path)
     }
 
+    /// The last `max` bytes of a task's log in run `id` (lossy UTF-8), and the log's path; `None`
+    /// when the task wrote nothing to that stream.
+    pub fn task_log_tail(
+        &self,
+        id: RunId,
+        key: &TaskKey,
+        stream: LogStream,
+        max: u64,
+    ) -> Result<Option<(String, PathBuf)>, StoreError> {
+        use std::io::{Read as _, Seek as _};
+        let name = format!("{}.{}", key.to_hex(), stream.extension());
+        let rel = Path::new(&id.to_string()).join(TASKS_DIR).join(&name);
+        let path = self.path.join(&rel);
+        let mut file = match self.root.open(&rel) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io("open", &path)(e)),
+        };
+        let len = file
+            .metadata()
+            .map_err(StoreError::io("read", &path))?
+            .len();
+        file.seek(io::SeekFrom::Start(len.saturating_sub(max)))
+            .map_err(StoreError::io("read", &path))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(StoreError::io("read", &path))?;
+        Ok(Some((String::from_utf8_lossy(&bytes).into_owned(), path)))
+    }
+
     /// Reads the summary of run `id`, if it wrote one.
     pub fn read_summary<T: DeserializeOwned>(&self, id: RunId) -> Result<Option<T>, StoreError> {
         let path = self.run_path(id).join(SUMMARY_FILE);

@@ -147,6 +147,12 @@ impl LoadedModule {
         self.0.file_apps.contains(app)
     }
 
+    /// The module's bytes, as loaded (the same as [`bytes`](Self::bytes); for executors in
+    /// other processes).
+    pub fn wasm(&self) -> &[u8] {
+        &self.0.bytes
+    }
+
     /// Whether the compiled code came from the on-disk cache rather than the compiler.
     pub fn compiled_code_was_cached(&self) -> bool {
         self.0.from_cache

@@ -15,6 +15,7 @@ use wf_runtime::{CONFIG_FILE, Config};
 
 mod build;
 mod call;
+mod executor;
 mod explain;
 mod gc;
 mod inspect;
@@ -23,6 +24,7 @@ mod report;
 mod run;
 mod runs;
 mod verify;
+mod worker;
 
 /// Exit code: a task or the workflow failed.
 pub const EXIT_TASK_FAILED: u8 = 1;
@@ -50,7 +52,7 @@ enum Command {
     /// Call one app with JSON arguments; prints the result as JSON. Results are memoized.
     Call(call::Args),
     /// Run a workflow: its tasks in fresh sandboxes on a thread pool, memoized and recorded.
-    Run(run::Args),
+    Run(Box<run::Args>),
     /// List the runs recorded in the runinfo directory.
     Runs(runs::RunsArgs),
     /// Show one run and its tasks.
@@ -68,6 +70,9 @@ enum Command {
     /// Write one run's report as a self-contained HTML page (summary, timeline, apps); prints
     /// its path.
     Report(report::Args),
+    /// Run one chunk of a Slurm run's tasks (what each array element runs).
+    #[command(hide = true)]
+    Worker(worker::Args),
 }
 
 /// Where a subcommand's settings come from: `./wf.toml` unless `--config` names another file
@@ -116,7 +121,7 @@ fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Call(args) => call::run(args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Runs(args) => runs::runs(args),
         Command::Show(args) => runs::show(args),
         Command::Explain(args) => explain::run(args),
@@ -124,6 +129,7 @@ fn main() -> ExitCode {
         Command::Compact(args) => gc::compact(args),
         Command::Gc(args) => gc::gc(args),
         Command::Report(args) => report::run(args),
+        Command::Worker(args) => worker::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use wf_runtime::{
-    Config, Counts, LoadedCheckpoint, MAX_WORKERS, MemoTable, OutputDir, RunReport, Runner,
-    Session, StoreError, load_with_lineage,
+    Config, Counts, LoadedCheckpoint, LogStream, MAX_WORKERS, MemoTable, OutputDir, RunId, RunInfo,
+    RunReport, Runner, Session, StoreError, TaskKey, TaskStatusReport, load_with_lineage,
 };
 
+use crate::executor::ExecutorArgs;
 use crate::limits::{LimitArgs, MemoArgs, switch};
 use crate::{EXIT_TASK_FAILED, RunInfoArg};
 
@@ -77,6 +78,8 @@ pub struct Args {
     /// or a copy of one from another machine).
     #[arg(long = "checkpoint-files", value_name = "DIR", num_args = 1..)]
     checkpoint_files: Vec<PathBuf>,
+    #[command(flatten)]
+    executor: ExecutorArgs,
 }
 
 fn parse_app_retries(text: &str) -> Result<(String, u32), String> {
@@ -149,7 +152,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let entry = settings.entry.as_str();
     let bytes = std::fs::read(&args.module)
         .with_context(|| format!("reading {}", args.module.display()))?;
-    let config = settings.runner_config();
+    let mut config = settings.runner_config();
+    config.executor = args.executor.executor()?;
     let workers = config.workers;
     let runner = Runner::new(config, Some(&settings.runinfo))?;
     if settings.resume || !settings.checkpoint_files.is_empty() {
@@ -201,6 +205,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let report = session.finish_with(outcome.err().map(|f| f.to_string()))?;
+    if let Some(runinfo) = runner.runinfo() {
+        show_failed_logs(runinfo, &report);
+    }
     eprintln!("{}", summary(&report, workers, &settings.runinfo));
     Ok(if report.ok {
         ExitCode::SUCCESS
@@ -259,15 +266,57 @@ fn watch_signals() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-/// On SIGINT/SIGTERM: write every pending record durably, then end the process (exit 130):
-/// nothing a finished task computed is lost, whatever the checkpoint mode.
+/// On SIGINT/SIGTERM: write every pending record durably, cancel the tasks queued elsewhere
+/// (Slurm jobs), then end the process (exit 130): nothing a finished task computed is lost,
+/// whatever the checkpoint mode, and nothing is left in a batch queue.
 fn flush_on_signal(session: &Session<'_>, interrupted: &AtomicBool, done: &AtomicBool) {
     while !done.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(20));
         if interrupted.load(Ordering::Relaxed) {
             let written = session.flush();
+            session.cancel();
             eprintln!("\nwfrun: interrupted; recorded {written} pending result(s) before stopping");
             std::process::exit(130);
+        }
+    }
+}
+
+/// How many failed tasks `wfrun run` shows the logs of, and how much of each log.
+const FAILED_LOGS_SHOWN: usize = 3;
+const FAILED_LOG_TAIL: u64 = 2000;
+
+/// Shows the end of the stderr and stdout of the first tasks that failed on their own (not
+/// because a dependency failed), so a failure is reported with its log wherever it ran.
+fn show_failed_logs(runinfo: &RunInfo, report: &RunReport) {
+    let Some(run) = report.id.as_deref().and_then(|id| id.parse::<RunId>().ok()) else {
+        return;
+    };
+    let own_failures = report.task_list.iter().filter(|t| {
+        t.status == TaskStatusReport::Failed
+            && t.error
+                .as_ref()
+                .is_some_and(|e| !matches!(e.kind.as_deref(), Some("dependency" | "cancelled")))
+    });
+    for task in own_failures.take(FAILED_LOGS_SHOWN) {
+        let Ok(key) = task.key.parse::<TaskKey>() else {
+            continue;
+        };
+        for stream in [LogStream::Stderr, LogStream::Stdout] {
+            match runinfo.task_log_tail(run, &key, stream, FAILED_LOG_TAIL) {
+                Ok(Some((text, path))) => {
+                    eprintln!(
+                        "wfrun: task {} (`{}`) failed; the end of its log {}:",
+                        task.id,
+                        task.app,
+                        path.display()
+                    );
+                    for line in text.trim_end().lines() {
+                        eprintln!("  | {line}");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("wfrun: warning: {e}"),
+            }
         }
     }
 }
