@@ -1,7 +1,8 @@
 //! Fixtures for the host's tests: each app pokes at one edge of the sandbox.
 //!
 //! - limits: [`forever`] never returns (wall-clock timeouts, fuel), [`hog`] allocates until the
-//!   memory ceiling stops it, [`spin`] burns a known amount of CPU;
+//!   memory ceiling stops it, [`spin`] burns a known amount of CPU, [`recurse`] overflows the
+//!   stack when asked to go deep enough;
 //! - determinism: [`clock`] reads the wall and monotonic clocks, [`random`] draws from WASI
 //!   `random_get`, [`nan`] and [`nan_payload`] produce NaNs by arithmetic (canonicalization);
 //! - isolation: [`ambient`] reports the environment, arguments and files a task can see, and
@@ -242,6 +243,21 @@ pub fn chain() -> Result<()> {
         println!("done {i} {result}");
     }
     Ok(())
+}
+
+/// Recurses `depth` calls deep, each frame holding a small array, and returns a checksum: deep
+/// enough, it overflows the native stack and traps, at a depth that depends on the CPU
+/// architecture's frame sizes (README: what is not reproducible).
+#[app]
+pub fn recurse(depth: u32) -> u64 {
+    fn down(depth: u32) -> u64 {
+        let frame = black_box([u64::from(depth); 8]);
+        if depth == 0 {
+            return frame[0];
+        }
+        black_box(down(depth - 1)).wrapping_add(frame.iter().sum::<u64>())
+    }
+    down(depth)
 }
 
 /// NaN payloads to feed [`float_edges`]: a signalling NaN with a payload, a negative quiet NaN
@@ -527,6 +543,7 @@ mod tests {
         assert_eq!(pooled.len(), 75);
         assert!(f64::from_bits(noisy_mean.call(0).mean_bits).is_nan());
         assert_eq!(relaxed_lanes.call(0.7).len(), 28);
+        assert_eq!(recurse.call(2), 8 * 2 + 8 * 1);
         floats().expect("floats runs natively");
     }
 
