@@ -120,6 +120,11 @@ pub fn decode_output(app: &AppDescriptor, bytes: &[u8]) -> Result<Value, CodecEr
     })
 }
 
+/// Decodes a value's postcard bytes as JSON, or `None` when they do not fit `ty`.
+pub fn decode_value(ty: &TypeDescriptor, bytes: &[u8]) -> Option<Value> {
+    postcard_dyn::from_slice_dyn(&ty.schema, bytes).ok()
+}
+
 fn is_string_type(ty: &TypeDescriptor) -> bool {
     matches!(
         ty.schema.ty,

@@ -21,16 +21,13 @@ macro_rules! digest_newtype {
         impl $name {
             /// The digest as 64 lowercase hex digits.
             pub fn to_hex(&self) -> String {
-                self.to_string()
+                hex64(&self.0)
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                for byte in self.0 {
-                    write!(f, "{byte:02x}")?;
-                }
-                Ok(())
+                f.write_str(&hex64(&self.0))
             }
         }
 
@@ -68,6 +65,18 @@ impl ValueDigest {
     pub fn of(bytes: &[u8]) -> Self {
         ValueDigest(*blake3::hash(bytes).as_bytes())
     }
+}
+
+/// The 64 lowercase hex digits of a digest, without `fmt`'s per-byte machinery (a run's summary
+/// prints one key per task).
+fn hex64(bytes: &[u8; 32]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)] as char);
+        out.push(DIGITS[usize::from(byte & 0xf)] as char);
+    }
+    out
 }
 
 /// A string that is not 64 hex digits.
@@ -109,7 +118,10 @@ impl TaskKey {
     /// Derives the key of a task. Every field is framed (lengths and tags) so two different
     /// inputs can never produce the same byte stream.
     pub fn derive(inputs: &KeyInputs<'_>) -> TaskKey {
-        let mut h = blake3::Hasher::new_derive_key("wf 2026 task key");
+        // Deriving the context key hashes the context string; do it once per process.
+        static CONTEXT: std::sync::LazyLock<blake3::Hasher> =
+            std::sync::LazyLock::new(|| blake3::Hasher::new_derive_key("wf 2026 task key"));
+        let mut h = CONTEXT.clone();
         h.update(&KEY_VERSION.to_le_bytes());
         h.update(&inputs.module.0);
         frame_bytes(&mut h, inputs.app.as_bytes());

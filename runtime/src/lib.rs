@@ -41,11 +41,15 @@ pub use checkpoint_policy::{
 };
 pub use config::{DurationError, parse_duration};
 pub use executor::{
-    Backend, Completion, GroupPolicyFactory, Input, Job, JobDone, LocalBackend, RunError,
-    RunReport, Runner, RunnerConfig, Session, TaskError, TaskHandle, TaskReport, TaskStatusReport,
+    Backend, Completion, Difference, ExplainError, Explanation, GroupPolicyFactory, Input, Job,
+    JobDone, LocalBackend, Mismatch, Nearest, RunError, RunReport, Runner, RunnerConfig, Session,
+    Skipped, TaskError, TaskHandle, TaskReport, TaskStatusReport, VerifyOptions, VerifyReport,
+    explain_task, in_sample, verify_checkpoint,
 };
 pub use guest_build::{BuildError, BuildOptions, GUEST_TARGET, build_guest};
-pub use json_codec::{CodecError, decode_output, encode_args, encode_value, signature};
+pub use json_codec::{
+    CodecError, decode_output, decode_value, encode_args, encode_value, signature,
+};
 pub use key::{
     KEY_VERSION, KeyInputs, ModuleDigest, NotWasm, ParseDigestError, TaskKey, ValueDigest,
 };
@@ -54,7 +58,7 @@ pub use runinfo::{
     INLINE_LIMIT, InputDirs, LoadProblem, LoadWarning, LoadedCheckpoint, LogStream, MemoEntry,
     MemoTable, Outcome, OutcomeRef, OutputDir, OutputFile, OutputFileRef, ParseRunIdError, Payload,
     PayloadRef, RecordRef, Resolved, RunHandle, RunId, RunInfo, StoreError, TaskFileDirs,
-    load_checkpoint, load_checkpoint_dir, load_with_lineage,
+    TaskInputs, TaskInputsRef, load_checkpoint, load_checkpoint_dir, load_with_lineage,
 };
 pub use sandbox::{
     ArtifactStore, EngineFingerprint, EngineSettings, FailureKind, Limits, LoadedModule,

@@ -27,15 +27,18 @@ fn call(runinfo: &Path, args: &[&str]) -> Output {
 fn help_is_as_documented() {
     let golden = workspace().join("runtime/tests/golden/help.txt");
     let mut help = String::new();
-    for sub in [
-        None,
-        Some("build"),
-        Some("inspect"),
-        Some("call"),
-        Some("run"),
-        Some("runs"),
-        Some("show"),
-    ] {
+    // Every subcommand the top-level help lists, so a new one cannot go unpinned.
+    let top = wfrun().arg("--help").output().expect("run wfrun --help");
+    let subcommands: Vec<String> = text(&top.stdout)
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|s| s != "help")
+        .collect();
+    assert!(subcommands.len() >= 6, "{subcommands:?}");
+    for sub in std::iter::once(None).chain(subcommands.iter().map(|s| Some(s.as_str()))) {
         let mut cmd = wfrun();
         cmd.args(sub).arg("--help");
         let out = cmd.output().expect("run wfrun --help");

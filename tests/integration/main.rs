@@ -4,10 +4,12 @@
 mod build;
 mod checkpointing;
 mod determinism;
+mod explain;
 mod files;
 mod limits;
 mod modules;
 mod sandbox;
+mod verify;
 mod workflows;
 
 use wf_runtime::{EngineSettings, KeyInputs, LoadedModule, Sandbox, TaskKey, TaskRun, ValueDigest};

@@ -1,7 +1,7 @@
 //! Group commit: finished tasks' records are appended and fsynced by one thread, in batches, and
 //! only then are the tasks resolved (DESIGN §3.3: completed ⇒ durable in `task_exit` mode).
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -17,6 +17,8 @@ const MAX_BATCH: usize = 4096;
 pub(crate) struct Pending {
     pub task: TaskId,
     pub result: Vec<u8>,
+    /// The task's arguments, kept with its record (inline or as blobs).
+    pub args: Arc<[Vec<u8>]>,
     pub record: CheckpointRecord,
     /// Whether the task resolves only once this record is durable (`task_exit`).
     pub resolve: bool,
@@ -111,6 +113,11 @@ fn commit(
         if let Outcome::Ok(payload) = &mut pending.record.outcome {
             *payload = writer.payload(&pending.result)?;
         }
+        pending.record.inputs.args = pending
+            .args
+            .iter()
+            .map(|arg| writer.payload(arg))
+            .collect::<Result<_, _>>()?;
     }
     writer.append(batch.iter().map(|p| &p.record))?;
     writer.sync()

@@ -15,7 +15,7 @@ use crate::checkpoint_policy::{CheckpointPolicy, Decision};
 use crate::key::{KeyInputs, ModuleDigest, TaskKey, ValueDigest};
 use crate::runinfo::{
     BlobDir, CheckpointRecord, GuestFailure, MemoTable, Outcome, OutputFile, Payload, Resolved,
-    StoreError,
+    StoreError, TaskInputs,
 };
 use crate::sandbox::{FailureKind, TaskFailure};
 use crate::scheduler::{
@@ -302,6 +302,13 @@ impl Core {
             started_unix_ms,
             duration_us: elapsed.as_micros() as u64,
             attempts: job.attempt,
+            // The arguments become payloads (inline or blobs) in the committer.
+            inputs: TaskInputs {
+                args: Vec::new(),
+                files: job.files.to_vec(),
+                fuel: self.settings.fuel,
+                salt: self.settings.salt.clone(),
+            },
         };
         let decision = match run.outcome {
             Ok(bytes) => {
@@ -324,6 +331,7 @@ impl Core {
                     let pending = Pending {
                         task: job.task,
                         result: bytes,
+                        args: job.args.clone(),
                         record: record(Outcome::Ok(Payload::Inline(Vec::new()))),
                         resolve,
                     };
@@ -353,6 +361,7 @@ impl Core {
                         let pending = Pending {
                             task: job.task,
                             result: Vec::new(),
+                            args: job.args.clone(),
                             record: record(outcome),
                             resolve: false,
                         };
@@ -557,7 +566,7 @@ impl Core {
         }
         let entry = self.checkpoints.get(key);
         if let Some(entry) = &entry {
-            let outputs: Vec<OutputFile> = entry.record().to_record().outputs;
+            let outputs: Vec<OutputFile> = entry.record().output_files();
             self.files.register_outputs(&outputs, entry.blobs());
             if let Some(info) = self.tasks.get_mut(task.0 as usize) {
                 info.outputs = outputs.into();

@@ -10,10 +10,14 @@
 mod backend;
 mod committer;
 mod core;
+mod explain;
 mod files;
 mod report;
 mod runner;
+mod verify;
 
 pub use backend::{Backend, Completion, Job, JobDone, LocalBackend};
+pub use explain::{Difference, ExplainError, Explanation, Nearest, explain_task};
 pub use report::{RunReport, TaskError, TaskReport, TaskStatusReport};
 pub use runner::{GroupPolicyFactory, Input, RunError, Runner, RunnerConfig, Session, TaskHandle};
+pub use verify::{Mismatch, Skipped, VerifyOptions, VerifyReport, in_sample, verify_checkpoint};

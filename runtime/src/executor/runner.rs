@@ -1,7 +1,7 @@
 //! The engine's embedding API: a [`Runner`] loads modules and starts runs ([`Session`]s) in which
 //! tasks are submitted — by a guest workflow or by the host program — and awaited.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
@@ -17,7 +17,7 @@ use super::report::{RunReport, TaskStatusReport};
 use crate::checkpoint_policy::{
     CheckpointPolicy, GroupPolicy, Mode, PolicyConfig, PolicyError, RawPolicy,
 };
-use crate::key::ValueDigest;
+use crate::key::{ModuleDigest, TaskKey, ValueDigest};
 use crate::runinfo::{
     CompiledCache, InputDirs, MemoTable, OutputDir, OutputFile, RunHandle, RunInfo, StoreError,
 };
@@ -302,7 +302,7 @@ impl Runner {
             run,
             what: what.to_owned(),
             started: Instant::now(),
-            module_digest: Mutex::new(None),
+            modules: Mutex::default(),
             ticker,
         })
     }
@@ -338,7 +338,9 @@ pub struct Session<'r> {
     run: Option<Arc<RunHandle>>,
     what: String,
     started: Instant,
-    module_digest: Mutex<Option<String>>,
+    /// The first module used (the run's), and every module whose bytes are kept with the
+    /// checkpoint.
+    modules: Mutex<(Option<String>, HashSet<ModuleDigest>)>,
     ticker: Option<Ticker>,
 }
 
@@ -392,9 +394,7 @@ impl<'r> Session<'r> {
                 }
             });
         }
-        if let Ok(mut digest) = self.module_digest.lock() {
-            digest.get_or_insert_with(|| module.digest().to_hex());
-        }
+        self.note_module(module);
         submit_task(
             &self.shared,
             self.backend.as_ref(),
@@ -438,6 +438,51 @@ impl<'r> Session<'r> {
         self.shared.wait_for(task.0)
     }
 
+    /// Submits a task exactly as a record describes it: argument bytes and the files it was
+    /// given (which must be registered with [`register_files`](Self::register_files) first).
+    pub(crate) fn submit_recorded(
+        &self,
+        module: &LoadedModule,
+        app: &str,
+        args: Vec<Vec<u8>>,
+        files: Vec<ValueDigest>,
+    ) -> Result<TaskHandle, RunError> {
+        self.note_module(module);
+        let args = args.into_iter().map(ArgSource::Value).collect();
+        submit_task(
+            &self.shared,
+            self.backend.as_ref(),
+            &self.runner.config,
+            module,
+            app,
+            args,
+            files,
+        )
+        .map(TaskHandle)
+        .map_err(RunError::BadSubmission)
+    }
+
+    /// Makes files stored as blobs available to tasks of this session.
+    pub(crate) fn register_files(&self, outputs: &[OutputFile], blobs: &crate::runinfo::BlobDir) {
+        let files = self.shared.lock().files.clone();
+        files.register_outputs(outputs, blobs);
+    }
+
+    /// Makes input file `name` of the granted directories available; its digest.
+    pub(crate) fn register_input(&self, name: &str) -> Result<ValueDigest, String> {
+        let files = self.shared.lock().files.clone();
+        files.register_input(name).map(|f| ValueDigest(f.digest))
+    }
+
+    /// The key an ended task ran under, and the files it wrote.
+    pub(crate) fn task_outcome(&self, task: TaskHandle) -> (Option<TaskKey>, Vec<OutputFile>) {
+        let core = self.shared.lock();
+        core.tasks
+            .get(task.0.0 as usize)
+            .map(|info| (info.key, info.outputs.to_vec()))
+            .unwrap_or_default()
+    }
+
     /// Blocks until the task has ended and decodes its result.
     pub fn get<T: DeserializeOwned>(&self, task: TaskHandle) -> Result<T, RunError> {
         let bytes = self.wait(task).map_err(RunError::BadSubmission)?;
@@ -464,12 +509,30 @@ impl<'r> Session<'r> {
         self.shared.decide_and_wait(CheckpointPolicy::on_exit)
     }
 
+    /// Remembers the run's module, and keeps the bytes of every module the session uses with its
+    /// checkpoint (once each), so that the checkpoint alone can re-execute what it records. A
+    /// failure to store them fails the run at [`finish`](Self::finish), as any store error does.
+    fn note_module(&self, module: &LoadedModule) {
+        let Ok(mut modules) = self.modules.lock() else {
+            return;
+        };
+        modules.0.get_or_insert_with(|| module.digest().to_hex());
+        if !modules.1.insert(module.digest()) {
+            return;
+        }
+        drop(modules);
+        let blobs = self.shared.lock().blobs.clone();
+        if let Some(blobs) = blobs
+            && let Err(e) = blobs.put_module(&module.digest(), module.bytes())
+        {
+            self.shared.lock().store_error.get_or_insert(e);
+        }
+    }
+
     /// Runs a guest workflow in this session; returns when the workflow function returns (its
     /// tasks may still be running: [`finish`](Self::finish) waits for them).
     pub fn run_workflow(&self, module: &LoadedModule, entry: &str) -> Result<(), TaskFailure> {
-        if let Ok(mut digest) = self.module_digest.lock() {
-            digest.get_or_insert_with(|| module.digest().to_hex());
-        }
+        self.note_module(module);
         let host = GuestHost {
             shared: self.shared.clone(),
             backend: self.backend.clone(),
@@ -513,10 +576,10 @@ impl<'r> Session<'r> {
             id: self.run_id(),
             what: self.what.clone(),
             module: self
-                .module_digest
+                .modules
                 .lock()
                 .ok()
-                .and_then(|d| d.clone())
+                .and_then(|m| m.0.clone())
                 .unwrap_or_default(),
             tasks: counts.submitted,
             executed: counts.executed,

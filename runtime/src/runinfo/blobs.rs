@@ -13,13 +13,16 @@ use cap_std::fs::Dir;
 use super::atomic_file::write_atomically;
 use super::error::StoreError;
 use super::record::{Payload, PayloadRef};
-use crate::key::ValueDigest;
+use crate::key::{ModuleDigest, ValueDigest};
 
 /// Results longer than this many bytes are stored as blobs rather than inline in the record.
 pub const INLINE_LIMIT: usize = 64 * 1024;
 
 /// The blob directory's name inside a checkpoint directory.
 pub(crate) const BLOBS_DIR: &str = "blobs";
+
+/// The directory of the modules whose tasks a checkpoint records, `modules/<digest hex>.wasm`.
+pub(crate) const MODULES_DIR: &str = "modules";
 
 /// The blobs of one checkpoint directory. Cheap to clone.
 #[derive(Clone)]
@@ -75,31 +78,74 @@ impl BlobDir {
     /// digest. A blob already present with the right length is kept as it is.
     pub fn put(&self, bytes: &[u8]) -> Result<ValueDigest, StoreError> {
         let digest = ValueDigest::of(bytes);
-        let name = digest.to_hex();
-        let dir_path = self.inner.path.join(BLOBS_DIR);
-        let blobs = match self.inner.checkpoint.open_dir(BLOBS_DIR) {
-            Ok(dir) => dir,
+        self.put_named(BLOBS_DIR, &digest.to_hex(), bytes)?;
+        Ok(digest)
+    }
+
+    /// Keeps a module's bytes beside the log, `modules/<digest hex>.wasm`, so that `wfrun verify`
+    /// can re-execute recorded tasks from the checkpoint alone (wherever it was copied).
+    pub fn put_module(&self, digest: &ModuleDigest, bytes: &[u8]) -> Result<(), StoreError> {
+        self.put_named(MODULES_DIR, &format!("{}.wasm", digest.to_hex()), bytes)
+    }
+
+    /// Where the module of `digest` is kept, for messages.
+    pub fn module_path(&self, digest: &ModuleDigest) -> PathBuf {
+        self.inner
+            .path
+            .join(MODULES_DIR)
+            .join(format!("{}.wasm", digest.to_hex()))
+    }
+
+    /// The bytes of a module kept by [`put_module`](Self::put_module), checked against its
+    /// digest.
+    pub fn module(&self, digest: &ModuleDigest) -> Result<Vec<u8>, StoreError> {
+        let path = self.module_path(digest);
+        let rel = format!("{MODULES_DIR}/{}.wasm", digest.to_hex());
+        let bytes = self.inner.checkpoint.read(&rel).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                StoreError::ModuleMissing {
+                    path: path.clone(),
+                    digest: *digest,
+                }
+            } else {
+                StoreError::io("read", &path)(e)
+            }
+        })?;
+        match ModuleDigest::of_module(&bytes) {
+            Ok(found) if found == *digest => Ok(bytes),
+            _ => Err(StoreError::ModuleDamaged {
+                path,
+                expected: *digest,
+            }),
+        }
+    }
+
+    /// Writes `bytes` atomically as `dir/name` inside the checkpoint directory, creating `dir`
+    /// when needed; a file already there with the same length is kept (names are digests).
+    fn put_named(&self, dir: &str, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let dir_path = self.inner.path.join(dir);
+        let opened = match self.inner.checkpoint.open_dir(dir) {
+            Ok(opened) => opened,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                match self.inner.checkpoint.create_dir(BLOBS_DIR) {
+                match self.inner.checkpoint.create_dir(dir) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(StoreError::io("create directory", &dir_path)(e)),
                 }
                 self.inner
                     .checkpoint
-                    .open_dir(BLOBS_DIR)
+                    .open_dir(dir)
                     .map_err(StoreError::io("open", &dir_path))?
             }
             Err(e) => return Err(StoreError::io("open", &dir_path)(e)),
         };
-        if blobs
-            .metadata(&name)
+        if opened
+            .metadata(name)
             .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
         {
-            return Ok(digest);
+            return Ok(());
         }
-        write_atomically(&blobs, &dir_path, &name, bytes)?;
-        Ok(digest)
+        write_atomically(&opened, &dir_path, name, bytes)
     }
 
     /// Reads the blob of `digest` and checks that it is `len` bytes with that digest.

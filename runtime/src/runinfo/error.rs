@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::key::{TaskKey, ValueDigest};
+use crate::key::{ModuleDigest, TaskKey, ValueDigest};
 
 /// An error of the run directory: runs, the checkpoint log, blobs and summaries.
 ///
@@ -73,6 +73,22 @@ pub enum StoreError {
         path: PathBuf,
         /// Its digest.
         digest: ValueDigest,
+    },
+    /// A checkpoint does not keep the module its records name.
+    #[error("module {digest} is not kept in the checkpoint (expected at {})", path.display())]
+    ModuleMissing {
+        /// Where the module should be.
+        path: PathBuf,
+        /// Its digest.
+        digest: ModuleDigest,
+    },
+    /// A kept module's content does not have the digest its name says.
+    #[error("module {} is damaged: its content does not have digest {expected}", path.display())]
+    ModuleDamaged {
+        /// The module's file.
+        path: PathBuf,
+        /// The digest its name says.
+        expected: ModuleDigest,
     },
     /// A blob's content does not match the digest or length its record names.
     #[error(

@@ -47,6 +47,42 @@ impl InputDirs {
         self.dirs.is_empty()
     }
 
+    /// The names of every regular file below the granted directories (symlinks are not
+    /// followed), for finding a file by content. Unreadable directories are skipped.
+    pub fn names(&self) -> Vec<String> {
+        fn walk(dir: &Dir, prefix: &str, names: &mut Vec<String>) {
+            let Ok(entries) = dir.entries() else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                let full = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                match entry.file_type() {
+                    Ok(kind) if kind.is_dir() => {
+                        if let Ok(sub) = dir.open_dir(&name) {
+                            walk(&sub, &full, names);
+                        }
+                    }
+                    Ok(kind) if kind.is_file() => names.push(full),
+                    _ => {}
+                }
+            }
+        }
+        let mut names = Vec::new();
+        for (dir, _) in &self.dirs {
+            walk(dir, "", &mut names);
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The content of input file `name`, from the first granted directory that has it.
     pub fn read(&self, name: &str) -> Result<Vec<u8>, String> {
         if !is_relative_name(name) {

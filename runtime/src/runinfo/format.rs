@@ -8,7 +8,7 @@ use super::error::LoadProblem;
 use super::record::{CheckpointRecord, RecordRef};
 
 /// The version of the checkpoint log format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The log's file name inside a checkpoint directory.
 pub(crate) const LOG_FILE: &str = "log.wfck";
@@ -281,7 +281,7 @@ pub(crate) fn scan_records(file: &[u8], body_start: usize) -> Scan {
 mod tests {
     use super::*;
     use crate::key::{ModuleDigest, TaskKey, ValueDigest};
-    use crate::runinfo::record::{GuestFailure, Outcome, OutputFile, Payload};
+    use crate::runinfo::record::{GuestFailure, Outcome, OutputFile, Payload, TaskInputs};
     use proptest::prelude::*;
 
     fn hex(bytes: &[u8]) -> String {
@@ -298,6 +298,12 @@ mod tests {
             started_unix_ms: 1_700_000_000_000,
             duration_us: 1234,
             attempts: 1,
+            inputs: TaskInputs {
+                args: vec![Payload::Inline(vec![4])],
+                files: vec![],
+                fuel: None,
+                salt: String::new(),
+            },
         }
     }
 
@@ -323,15 +329,15 @@ mod tests {
     /// Golden: these bytes may change only together with [`FORMAT_VERSION`].
     #[test]
     fn golden_header_and_record() {
-        assert_eq!(hex(&header()), "895746434b0d0a1a01000000c767d285");
+        assert_eq!(hex(&header()), "895746434b0d0a1a0200000029c86797");
         let mut frame = Vec::new();
         encode_frame(&sample(), &mut frame).expect("small record");
         assert_eq!(
             hex(&frame),
             concat!(
                 "f19c5ad3",                                                         // sync marker
-                "7d97d04a", // crc32 of length ‖ payload
-                "5a000000", // payload length 90
+                "d81b47d5", // crc32 of length ‖ payload
+                "62000000", // payload length 98
                 "1111111111111111111111111111111111111111111111111111111111111111", // key
                 "0b736c6f775f646f75626c65", // app "slow_double"
                 "2222222222222222222222222222222222222222222222222222222222222222", // module
@@ -340,6 +346,7 @@ mod tests {
                 "80d095ffbc31", // started_unix_ms (varint)
                 "d209",     // duration_us
                 "01",       // attempts
+                "0701000104000000", // inputs: 7 bytes: one inline arg [4], no files, no fuel, no salt
             )
         );
     }
@@ -358,10 +365,10 @@ mod tests {
         damaged[9] ^= 1;
         assert_eq!(check_header(&damaged), Err(HeaderProblem::Damaged));
         let mut newer = good;
-        newer[8] = 2;
+        newer[8] = 3;
         let crc = crc32fast::hash(&newer[..12]);
         newer[12..].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(check_header(&newer), Err(HeaderProblem::Unsupported(2)));
+        assert_eq!(check_header(&newer), Err(HeaderProblem::Unsupported(3)));
     }
 
     #[test]
@@ -404,6 +411,28 @@ mod tests {
         any::<[u8; 32]>()
     }
 
+    fn arb_inputs() -> impl Strategy<Value = TaskInputs> {
+        let arg = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..20).prop_map(Payload::Inline),
+            (arb_digest(), any::<u64>()).prop_map(|(d, len)| Payload::Blob {
+                digest: ValueDigest(d),
+                len
+            }),
+        ];
+        (
+            proptest::collection::vec(arg, 0..3),
+            proptest::collection::vec(arb_digest().prop_map(ValueDigest), 0..2),
+            any::<Option<u64>>(),
+            "[a-z]{0,4}",
+        )
+            .prop_map(|(args, files, fuel, salt)| TaskInputs {
+                args,
+                files,
+                fuel,
+                salt,
+            })
+    }
+
     fn arb_record() -> impl Strategy<Value = CheckpointRecord> {
         let payload = prop_oneof![
             proptest::collection::vec(any::<u8>(), 0..40).prop_map(Payload::Inline),
@@ -443,9 +472,10 @@ mod tests {
             any::<u64>(),
             any::<u64>(),
             any::<u32>(),
+            arb_inputs(),
         )
             .prop_map(
-                |(key, app, module, outcome, outputs, started, duration, attempts)| {
+                |(key, app, module, outcome, outputs, started, duration, attempts, inputs)| {
                     CheckpointRecord {
                         key: TaskKey(key),
                         app,
@@ -455,6 +485,7 @@ mod tests {
                         started_unix_ms: started,
                         duration_us: duration,
                         attempts,
+                        inputs,
                     }
                 },
             )
@@ -468,7 +499,8 @@ mod tests {
             prop_assert!(scan.skipped.is_empty());
             prop_assert_eq!(decoded(&file, &scan), records.clone());
             for record in &records {
-                prop_assert_eq!(record.as_record_ref().to_record(), record.clone());
+                let without_inputs = CheckpointRecord { inputs: TaskInputs::default(), ..record.clone() };
+                prop_assert_eq!(record.as_record_ref().to_record(), without_inputs);
             }
         }
 

@@ -37,7 +37,7 @@ pub use loader::{LoadedCheckpoint, load_checkpoint, load_checkpoint_dir};
 pub use memo::{MemoEntry, MemoTable, Resolved};
 pub use record::{
     CheckpointRecord, GuestFailure, Outcome, OutcomeRef, OutputFile, OutputFileRef, Payload,
-    PayloadRef, RecordRef,
+    PayloadRef, RecordRef, TaskInputs, TaskInputsRef,
 };
 pub use run_id::{ParseRunIdError, RunId};
 pub use runs::{LogStream, RunHandle, RunInfo};

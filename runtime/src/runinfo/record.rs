@@ -29,6 +29,24 @@ pub struct CheckpointRecord {
     pub duration_us: u64,
     /// How many attempts were made (1 when it succeeded at once).
     pub attempts: u32,
+    /// What went into the key besides the module and the app, kept so that `wfrun explain` can
+    /// say which component changed and `wfrun verify` can re-derive the key and re-execute the
+    /// task. Encoded as one nested byte string, so a load skips it without decoding it.
+    #[serde(serialize_with = "nested")]
+    pub inputs: TaskInputs,
+}
+
+/// The inputs of a recorded task (format 2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TaskInputs {
+    /// Each argument's postcard bytes: inline when small, a blob beside the log otherwise.
+    pub args: Vec<Payload>,
+    /// The files the task was given to read, by content digest.
+    pub files: Vec<ValueDigest>,
+    /// The fuel limit it ran under (part of the key).
+    pub fuel: Option<u64>,
+    /// The user's cache salt (part of the key).
+    pub salt: String,
 }
 
 /// How a recorded task ended. Only deterministic outcomes are ever recorded: infrastructure
@@ -89,6 +107,11 @@ pub struct OutputFile {
     pub len: u64,
 }
 
+fn nested<S: Serializer>(inputs: &TaskInputs, serializer: S) -> Result<S::Ok, S::Error> {
+    let bytes = postcard::to_allocvec(inputs).map_err(serde::ser::Error::custom)?;
+    serializer.serialize_bytes(&bytes)
+}
+
 fn as_bytes<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
     // postcard writes a byte string and a `Vec<u8>` sequence identically (varint length, raw
     // bytes); `serialize_bytes` just does it in one copy, and lets [`PayloadRef`] borrow it back.
@@ -116,6 +139,22 @@ pub struct RecordRef<'a> {
     pub duration_us: u64,
     /// How many attempts were made.
     pub attempts: u32,
+    /// The encoded [`TaskInputs`]; [`RecordRef::inputs`] decodes them.
+    pub inputs: &'a [u8],
+}
+
+/// Borrowed [`TaskInputs`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct TaskInputsRef<'a> {
+    /// Each argument's bytes, inline or in a blob.
+    #[serde(borrow)]
+    pub args: Vec<PayloadRef<'a>>,
+    /// The files the task was given, by digest.
+    pub files: Vec<ValueDigest>,
+    /// The fuel limit it ran under.
+    pub fuel: Option<u64>,
+    /// The user's cache salt.
+    pub salt: &'a str,
 }
 
 /// A borrowed [`Outcome`].
@@ -158,7 +197,9 @@ pub struct OutputFileRef<'a> {
 }
 
 impl CheckpointRecord {
-    /// A borrowed view of this record, the same shape a load yields.
+    /// A borrowed view of this record, the same shape a load yields, except that its encoded
+    /// inputs are left empty (they are not kept encoded; nothing that looks results up needs
+    /// them).
     pub fn as_record_ref(&self) -> RecordRef<'_> {
         RecordRef {
             key: self.key,
@@ -187,11 +228,18 @@ impl CheckpointRecord {
             started_unix_ms: self.started_unix_ms,
             duration_us: self.duration_us,
             attempts: self.attempts,
+            inputs: &[],
         }
     }
 }
 
-impl RecordRef<'_> {
+impl<'a> RecordRef<'a> {
+    /// Decodes the task's inputs. A record whose checksum matched but whose inputs do not decode
+    /// was written by a broken writer; the caller reports it.
+    pub fn inputs(&self) -> Result<TaskInputsRef<'a>, postcard::Error> {
+        postcard::from_bytes(self.inputs)
+    }
+
     /// An owned copy.
     pub fn to_record(&self) -> CheckpointRecord {
         CheckpointRecord {
@@ -222,7 +270,20 @@ impl RecordRef<'_> {
             started_unix_ms: self.started_unix_ms,
             duration_us: self.duration_us,
             attempts: self.attempts,
+            inputs: self.inputs().map(|i| i.to_owned()).unwrap_or_default(),
         }
+    }
+
+    /// The output files, owned.
+    pub fn output_files(&self) -> Vec<OutputFile> {
+        self.outputs
+            .iter()
+            .map(|o| OutputFile {
+                name: o.name.to_owned(),
+                digest: o.digest,
+                len: o.len,
+            })
+            .collect()
     }
 
     /// The first output file whose name would escape its directory, if any.
@@ -231,6 +292,36 @@ impl RecordRef<'_> {
             .iter()
             .map(|o| o.name)
             .find(|name| !is_valid_output_name(name))
+    }
+}
+
+impl TaskInputsRef<'_> {
+    /// An owned copy.
+    pub fn to_owned(&self) -> TaskInputs {
+        TaskInputs {
+            args: self.args.iter().map(PayloadRef::to_payload).collect(),
+            files: self.files.clone(),
+            fuel: self.fuel,
+            salt: self.salt.to_owned(),
+        }
+    }
+}
+
+impl PayloadRef<'_> {
+    /// An owned copy.
+    pub fn to_payload(&self) -> Payload {
+        match *self {
+            PayloadRef::Inline(bytes) => Payload::Inline(bytes.to_vec()),
+            PayloadRef::Blob { digest, len } => Payload::Blob { digest, len },
+        }
+    }
+
+    /// The digest of the bytes this stands for (computed for inline bytes).
+    pub fn digest(&self) -> ValueDigest {
+        match *self {
+            PayloadRef::Inline(bytes) => ValueDigest::of(bytes),
+            PayloadRef::Blob { digest, .. } => digest,
+        }
     }
 }
 

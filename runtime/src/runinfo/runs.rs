@@ -305,10 +305,12 @@ impl RunHandle {
         (&self.tasks, self.path.join(TASKS_DIR))
     }
 
-    /// Writes `summary.json` (pretty JSON) atomically: a reader sees the old summary or the new.
+    /// Writes `summary.json` atomically: a reader sees the old summary or the new. Compact JSON
+    /// (one entry per task makes a pretty one twice as large and slow; `wfrun show` is the
+    /// human view).
     pub fn write_summary<T: Serialize + ?Sized>(&self, summary: &T) -> Result<(), StoreError> {
         let mut json =
-            serde_json::to_vec_pretty(summary).map_err(|source| StoreError::BadSummary {
+            serde_json::to_vec(summary).map_err(|source| StoreError::BadSummary {
                 path: self.path.join(SUMMARY_FILE),
                 source,
             })?;

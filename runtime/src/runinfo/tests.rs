@@ -20,6 +20,10 @@ fn record(key: u8, result: &[u8]) -> CheckpointRecord {
         started_unix_ms: 1_700_000_000_000 + u64::from(key),
         duration_us: 10,
         attempts: 1,
+        inputs: TaskInputs {
+            args: vec![Payload::Inline(vec![key])],
+            ..TaskInputs::default()
+        },
     }
 }
 

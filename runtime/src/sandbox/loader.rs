@@ -102,6 +102,8 @@ pub(crate) struct ModuleInner {
     /// Apps that take or return files (their schemas mention `wf_guest::File`).
     pub file_apps: std::collections::BTreeSet<String>,
     pub from_cache: bool,
+    /// The module's bytes, so that a run can keep them with its checkpoint.
+    pub bytes: Arc<[u8]>,
 }
 
 impl std::fmt::Debug for LoadedModule {
@@ -118,6 +120,11 @@ impl LoadedModule {
     /// The module's digest (DESIGN §2).
     pub fn digest(&self) -> ModuleDigest {
         self.0.digest
+    }
+
+    /// The module's bytes, as loaded.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0.bytes
     }
 
     /// The module's apps, by name.
@@ -240,6 +247,7 @@ impl Sandbox {
             workflows,
             file_apps,
             from_cache,
+            bytes: Arc::from(bytes),
         })))
     }
 

@@ -9,8 +9,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use wf_runtime::{
     CheckpointRecord, CompiledCache, EngineSettings, KeyInputs, LogStream, MemoTable, Outcome,
-    Resolved, RunInfo, RunReport, Sandbox, TaskError, TaskKey, TaskReport, TaskStatusReport,
-    ValueDigest, decode_output, encode_args, signature,
+    Resolved, RunInfo, RunReport, Sandbox, TaskError, TaskInputs, TaskKey, TaskReport,
+    TaskStatusReport, ValueDigest, decode_output, encode_args, signature,
 };
 
 use crate::limits::{LimitArgs, MemoArgs};
@@ -142,7 +142,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     started_unix_ms,
                     duration_us,
                     attempts: 1,
+                    inputs: TaskInputs {
+                        args: encoded
+                            .iter()
+                            .map(|arg| writer.payload(arg))
+                            .collect::<Result<_, _>>()?,
+                        files: Vec::new(),
+                        fuel: args.limits.fuel,
+                        salt: args.memo.salt.clone(),
+                    },
                 };
+                writer
+                    .blobs()
+                    .put_module(&module.digest(), module.bytes())?;
                 writer.commit([&record])?;
             }
             println!("{}", decode_output(app, &bytes)?);

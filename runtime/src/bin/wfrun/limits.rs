@@ -19,7 +19,7 @@ pub struct LimitArgs {
     pub memory: u64,
 }
 
-fn parse_duration_arg(text: &str) -> Result<Duration, String> {
+pub fn parse_duration_arg(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
 }
 

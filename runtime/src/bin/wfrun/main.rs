@@ -11,10 +11,12 @@ use clap::{Parser, Subcommand};
 
 mod build;
 mod call;
+mod explain;
 mod inspect;
 mod limits;
 mod run;
 mod runs;
+mod verify;
 
 /// Exit code: a task or the workflow failed.
 pub const EXIT_TASK_FAILED: u8 = 1;
@@ -44,6 +46,10 @@ enum Command {
     Runs(runs::RunsArgs),
     /// Show one run and its tasks.
     Show(runs::ShowArgs),
+    /// Say why a task executed rather than being a cache hit: which part of its key changed.
+    Explain(explain::Args),
+    /// Re-execute a run's recorded tasks in fresh sandboxes and check the results are identical.
+    Verify(verify::Args),
 }
 
 /// The `--runinfo` option every subcommand that reads or writes runs takes.
@@ -63,6 +69,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Runs(args) => runs::runs(args),
         Command::Show(args) => runs::show(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Verify(args) => verify::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -29,7 +29,15 @@ pub struct ShowArgs {
     json: bool,
 }
 
-fn open(arg: &RunInfoArg) -> anyhow::Result<RunInfo> {
+/// A run id as the user typed it: `3` or `003`.
+pub fn parse_run_id(text: &str) -> anyhow::Result<RunId> {
+    text.parse::<u32>().map(RunId::new).map_err(|_| {
+        anyhow::anyhow!("`{text}` is not a run id (runs are numbered: 0, 1, ... or 000, 001, ...)")
+    })
+}
+
+/// Opens the runinfo directory the user named, which must exist.
+pub fn open(arg: &RunInfoArg) -> anyhow::Result<RunInfo> {
     anyhow::ensure!(
         arg.runinfo.is_dir(),
         "there is no runinfo directory at {}",
@@ -107,12 +115,7 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
 
 pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let runinfo = open(&args.runinfo)?;
-    let id = args.run.parse::<u32>().map(RunId::new).map_err(|_| {
-        anyhow::anyhow!(
-            "`{}` is not a run id (runs are numbered: 0, 1, ... or 000, 001, ...)",
-            args.run
-        )
-    })?;
+    let id = parse_run_id(&args.run)?;
     let report: RunReport = runinfo
         .read_summary(id)
         .with_context(|| format!("reading run {id}"))?
