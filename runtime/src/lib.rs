@@ -39,7 +39,9 @@ mod scheduler;
 pub use checkpoint_policy::{
     CheckpointPolicy, Decision, GroupPolicy, MODE_NAMES, Mode, PolicyConfig, PolicyError, RawPolicy,
 };
-pub use config::{DurationError, parse_duration};
+pub use config::{
+    CONFIG_FILE, Config, ConfigError, DurationError, MAX_MEMORY_MIB, MAX_WORKERS, parse_duration,
+};
 pub use executor::{
     Backend, Completion, Difference, ExplainError, Explanation, GroupPolicyFactory, Input, Job,
     JobDone, LocalBackend, Mismatch, Nearest, RunError, RunReport, Runner, RunnerConfig, Session,

@@ -166,3 +166,41 @@ fn verify_fails_a_log_with_a_damaged_record() {
         text(&out.stdout)
     );
 }
+
+/// A record written by `wfrun call` under a fuel limit and a salt (from flags or the config file)
+/// re-derives its key: verify passes it.
+#[test]
+fn verify_passes_calls_recorded_with_fuel_and_salt() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runinfo = tmp.path().join("runinfo");
+    call(
+        &runinfo,
+        &["add", "1", "2", "--fuel", "1000000", "--salt", "s"],
+    );
+    let config = tmp.path().join("wf.toml");
+    std::fs::write(&config, "salt = \"t\"\n[limits]\nfuel = 2000000\n").expect("config");
+    let out = wfrun()
+        .arg("call")
+        .arg(module("basics"))
+        .args(["add", "1", "2", "--config"])
+        .arg(&config)
+        .arg("--runinfo")
+        .arg(&runinfo)
+        .output()
+        .expect("call");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for run in ["0", "1"] {
+        let out = wf(&runinfo, &["verify", run]);
+        assert!(
+            out.status.success(),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stdout).contains("1 identical"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}

@@ -236,3 +236,27 @@ fn a_bad_policy_is_refused_up_front() {
     .expect_err("n = 0");
     assert!(err.to_string().contains("every_n_finished"), "{err}");
 }
+
+/// The memory ceiling is a setting outside the key: a task that hit it is never recorded, even
+/// with `cache_failures`, so a run with a higher ceiling tries it again.
+#[test]
+fn a_memory_ceiling_failure_is_never_recorded() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = RunnerConfig {
+        cache_failures: true,
+        limits: wf_runtime::Limits {
+            memory_bytes: 64 << 20,
+            ..wf_runtime::Limits::default()
+        },
+        ..RunnerConfig::default()
+    };
+    let runner = Runner::new(config, Some(tmp.path())).expect("runner");
+    let module = probes(&runner);
+    let session = runner.start("memory bomb").expect("session");
+    let bomb = session
+        .submit(&module, "hog", vec![Input::value(&1024u32)])
+        .expect("submit");
+    assert!(session.wait(bomb).is_err(), "hits the ceiling");
+    assert_eq!(recorded(&session), 0);
+    session.finish().expect("finish");
+}

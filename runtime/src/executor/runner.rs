@@ -46,7 +46,7 @@ pub struct RunnerConfig {
     /// When finished tasks are written to the run's checkpoint (default `task_exit`), and the
     /// apps never checkpointed.
     pub checkpoint: RawPolicy,
-    /// Record deterministic guest failures (app errors, traps, fuel, memory) and reuse them.
+    /// Record deterministic guest failures (app errors, panics, traps, fuel) and reuse them.
     pub cache_failures: bool,
 }
 

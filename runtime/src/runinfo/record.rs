@@ -90,7 +90,8 @@ pub enum GuestFailure {
     Trap,
     /// The task used up its fuel limit.
     FuelExhausted,
-    /// The task tried to grow its memory past the memory ceiling.
+    /// The task tried to grow its memory past the memory ceiling. (Kept for the format; no longer
+    /// recorded: the ceiling is not part of the key.)
     MemoryLimit,
     /// An argument did not decode as its parameter's type.
     BadInput,

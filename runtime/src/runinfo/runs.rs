@@ -309,11 +309,10 @@ impl RunHandle {
     /// (one entry per task makes a pretty one twice as large and slow; `wfrun show` is the
     /// human view).
     pub fn write_summary<T: Serialize + ?Sized>(&self, summary: &T) -> Result<(), StoreError> {
-        let mut json =
-            serde_json::to_vec(summary).map_err(|source| StoreError::BadSummary {
-                path: self.path.join(SUMMARY_FILE),
-                source,
-            })?;
+        let mut json = serde_json::to_vec(summary).map_err(|source| StoreError::BadSummary {
+            path: self.path.join(SUMMARY_FILE),
+            source,
+        })?;
         json.push(b'\n');
         write_atomically(&self.dir, &self.path, SUMMARY_FILE, &json)
     }

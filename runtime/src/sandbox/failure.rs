@@ -33,17 +33,19 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
-    /// Whether the same task fails the same way on every run and machine, so that recording the
-    /// failure is sound (`cache_failures`).
+    /// Whether the same task — the same key — fails the same way on every run and machine, so
+    /// that recording the failure is sound (`cache_failures`). Running out of fuel is: the fuel
+    /// limit is part of the key. Hitting the memory ceiling is not: the ceiling is a setting
+    /// outside the key, and a run with a higher one must try again.
     pub fn is_deterministic(self) -> bool {
         match self {
             FailureKind::AppError
             | FailureKind::Panic
             | FailureKind::Trap
             | FailureKind::FuelExhausted
-            | FailureKind::MemoryLimit
             | FailureKind::BadInput => true,
-            FailureKind::Dependency
+            FailureKind::MemoryLimit
+            | FailureKind::Dependency
             | FailureKind::Timeout
             | FailureKind::Cancelled
             | FailureKind::Infrastructure => false,
@@ -193,5 +195,9 @@ mod tests {
         assert!(!FailureKind::Timeout.is_deterministic());
         assert!(!FailureKind::Infrastructure.is_deterministic());
         assert!(!FailureKind::Cancelled.is_deterministic());
+        assert!(
+            !FailureKind::MemoryLimit.is_deterministic(),
+            "the memory ceiling is not in the key"
+        );
     }
 }

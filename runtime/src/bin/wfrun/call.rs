@@ -35,13 +35,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // The limits, the salt, memoization and the runinfo directory come from the config file
+    // too; the rest of it is about runs.
+    let mut config = args.runinfo.settings()?;
+    args.limits.apply(&mut config);
+    args.memo.apply(&mut config);
     let bytes = std::fs::read(&args.module)
         .with_context(|| format!("reading {}", args.module.display()))?;
     let settings = EngineSettings {
-        limits: args.limits.limits(),
+        limits: config.limits,
         ..EngineSettings::default()
     };
-    let runinfo = RunInfo::open(&args.runinfo.runinfo)?;
+    let runinfo = RunInfo::open(&config.runinfo)?;
     let compiled = CompiledCache::open(&runinfo)?;
     let sandbox = Sandbox::new(settings, Some(Arc::new(compiled)))?;
     let module = sandbox
@@ -66,10 +71,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         app: &app.name,
         args: &digests,
         files: &[],
-        fuel: args.limits.fuel,
-        salt: &args.memo.salt,
+        fuel: config.limits.fuel,
+        salt: &config.salt,
     });
-    let memoize = !args.memo.no_memo && app.cache;
+    let memoize = config.memoize && app.cache;
     if memoize && let Some(bytes) = recorded_result(&runinfo, &key)? {
         eprintln!(
             "wfrun: cache hit: `{}` (task {key}) was recorded by an earlier run",
@@ -148,8 +153,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                             .map(|arg| writer.payload(arg))
                             .collect::<Result<_, _>>()?,
                         files: Vec::new(),
-                        fuel: args.limits.fuel,
-                        salt: args.memo.salt.clone(),
+                        fuel: config.limits.fuel,
+                        salt: config.salt.clone(),
                     },
                 };
                 writer

@@ -26,7 +26,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "`{}` is not a task key or a prefix of one (hex digits, as `wfrun show {id}` prints them)",
         args.task
     );
-    let explanation = explain_task(&args.runinfo.runinfo, id, &args.task)?;
-    println!("{}", explanation.to_text(&args.runinfo.runinfo));
+    let dir = args.runinfo.dir()?;
+    let explanation = explain_task(&dir, id, &args.task)?;
+    println!("{}", explanation.to_text(&dir));
     Ok(ExitCode::SUCCESS)
 }

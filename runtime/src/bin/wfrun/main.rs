@@ -1,13 +1,17 @@
 //! `wfrun`: build, inspect and run wf workflows. `main` parses, runs, and maps the outcome to an
 //! exit code; each subcommand lives in its own file.
 //!
+//! Settings come from `./wf.toml` or `--config FILE` (see [`RunInfoArg`]); flags given override
+//! them.
+//!
 //! Exit codes: 0 success; 1 a task or the workflow failed; 2 bad usage or an infrastructure error
 //! (unreadable module, damaged store, failed build).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use wf_runtime::{CONFIG_FILE, Config};
 
 mod build;
 mod call;
@@ -25,6 +29,9 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// wf runs scientific workflows whose tasks are WebAssembly modules: each task sandboxed,
 /// memoized by a content hash of its code and inputs, and checkpointed so reruns reuse results.
+///
+/// Settings come from ./wf.toml, or the file `--config FILE` names (see wf.example.toml); a flag
+/// given on the command line overrides the file.
 #[derive(Debug, Parser)]
 #[command(name = "wfrun", version)]
 struct Cli {
@@ -52,12 +59,44 @@ enum Command {
     Verify(verify::Args),
 }
 
-/// The `--runinfo` option every subcommand that reads or writes runs takes.
+/// Where a subcommand's settings come from: `./wf.toml` unless `--config` names another file
+/// or `--no-config` turns it off, then `--runinfo` over the file's `runinfo`. Every subcommand
+/// that reads or writes runs takes these.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunInfoArg {
-    /// The directory holding runs, checkpoints and the compiled-module cache.
-    #[arg(long, value_name = "DIR", default_value = "runinfo")]
-    pub runinfo: PathBuf,
+    /// The directory holding runs, checkpoints and the compiled-module cache [default: the
+    /// config file's `runinfo`, else ./runinfo].
+    #[arg(long, value_name = "DIR")]
+    pub runinfo: Option<PathBuf>,
+    /// Read settings from this file instead of ./wf.toml (see wf.example.toml); flags given
+    /// on the command line override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Ignore ./wf.toml: only flags and defaults.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+}
+
+impl RunInfoArg {
+    /// The settings of the config file in force (or the defaults), with `--runinfo` applied.
+    pub fn settings(&self) -> anyhow::Result<Config> {
+        let mut config = if self.no_config {
+            Config::default()
+        } else if let Some(path) = &self.config {
+            Config::load(path)?
+        } else {
+            Config::load_if_present(Path::new(CONFIG_FILE))?.unwrap_or_default()
+        };
+        if let Some(dir) = &self.runinfo {
+            config.runinfo = dir.clone();
+        }
+        Ok(config)
+    }
+
+    /// The runinfo directory in force.
+    pub fn dir(&self) -> anyhow::Result<PathBuf> {
+        Ok(self.settings()?.runinfo)
+    }
 }
 
 fn main() -> ExitCode {

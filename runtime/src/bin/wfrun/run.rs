@@ -9,29 +9,31 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use wf_runtime::{
-    Counts, LoadedCheckpoint, MemoTable, OutputDir, RawPolicy, RunReport, Runner, RunnerConfig,
+    Config, Counts, LoadedCheckpoint, MAX_WORKERS, MemoTable, OutputDir, RunReport, Runner,
     Session, StoreError, load_with_lineage,
 };
 
-use crate::limits::{LimitArgs, MemoArgs};
+use crate::limits::{LimitArgs, MemoArgs, switch};
 use crate::{EXIT_TASK_FAILED, RunInfoArg};
 
-/// Run a workflow.
+/// Run a workflow. Every option may also come from the config file (`./wf.toml` or
+/// `--config`); an option given here overrides it.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The module (.wasm).
     module: PathBuf,
-    /// The workflow to run.
-    #[arg(long, value_name = "NAME", default_value = "main")]
-    entry: String,
-    /// Worker threads (default: one per core).
-    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    /// The workflow to run [default: main].
+    #[arg(long, value_name = "NAME")]
+    entry: Option<String>,
+    /// Worker threads [default: one per core].
+    #[arg(short = 'j', long = "jobs", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_WORKERS)))]
     jobs: Option<u32>,
     #[command(flatten)]
     runinfo: RunInfoArg,
-    /// Retries of a failed task.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    retries: u32,
+    /// Retries of a failed task [default: 0].
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
     /// Retries for one app, overriding --retries: `APP=N` (repeatable).
     #[arg(long = "app-retries", value_name = "APP=N", value_parser = parse_app_retries)]
     app_retries: Vec<(String, u32)>,
@@ -46,13 +48,16 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
     /// Reuse the results recorded by every earlier run in the runinfo directory.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_resume")]
     resume: bool,
+    /// Do not reuse earlier runs' results, whatever the config file says.
+    #[arg(long, overrides_with = "resume")]
+    no_resume: bool,
     /// When finished tasks are recorded: task_exit (each, durably, before its future resolves),
     /// periodic, dfk_exit (at the end, also on SIGINT/SIGTERM), manual (when the workflow calls
-    /// checkpoint()), every_n_finished, instantiated_group.
-    #[arg(long, value_name = "MODE", default_value = "task_exit")]
-    checkpoint_mode: String,
+    /// checkpoint()), every_n_finished, instantiated_group [default: task_exit].
+    #[arg(long, value_name = "MODE")]
+    checkpoint_mode: Option<String>,
     /// The period of `periodic`: 30s, 5m, 1h or HH:MM:SS.
     #[arg(long, value_name = "DUR")]
     checkpoint_period: Option<String>,
@@ -62,9 +67,12 @@ pub struct Args {
     /// An app whose results are never checkpointed (still memoized within the run; repeatable).
     #[arg(long = "avoid-checkpoint", value_name = "APP")]
     avoid_checkpoint: Vec<String>,
-    /// Record deterministic task failures (app errors, traps, fuel, memory) and reuse them.
-    #[arg(long)]
+    /// Record deterministic task failures (app errors, panics, traps, fuel) and reuse them.
+    #[arg(long, overrides_with = "no_cache_failures")]
     cache_failures: bool,
+    /// Do not record task failures, whatever the config file says.
+    #[arg(long, overrides_with = "cache_failures")]
+    no_cache_failures: bool,
     /// Reuse the results recorded in these checkpoint directories (e.g. runinfo/003/checkpoint,
     /// or a copy of one from another machine).
     #[arg(long = "checkpoint-files", value_name = "DIR", num_args = 1..)]
@@ -81,44 +89,83 @@ fn parse_app_retries(text: &str) -> Result<(String, u32), String> {
     Ok((app.to_owned(), n))
 }
 
+impl Args {
+    /// The config file's settings (or the defaults) with every flag given applied over them.
+    /// A list given replaces the file's; `--app-retries` sets its apps and keeps the others;
+    /// `--checkpoint-mode` drops the file's period and n, which belong to its mode.
+    fn settings(&self) -> anyhow::Result<Config> {
+        let mut config = self.runinfo.settings()?;
+        if let Some(entry) = &self.entry {
+            config.entry.clone_from(entry);
+        }
+        if self.jobs.is_some() {
+            config.workers = self.jobs;
+        }
+        if let Some(retries) = self.retries {
+            config.retries = retries;
+        }
+        config.app_retries.extend(self.app_retries.iter().cloned());
+        self.limits.apply(&mut config);
+        self.memo.apply(&mut config);
+        if !self.input_dirs.is_empty() {
+            config.input_dirs.clone_from(&self.input_dirs);
+        }
+        if self.output_dir.is_some() {
+            config.output_dir.clone_from(&self.output_dir);
+        }
+        if let Some(resume) = switch(self.resume, self.no_resume) {
+            config.resume = resume;
+        }
+        if let Some(cache) = switch(self.cache_failures, self.no_cache_failures) {
+            config.cache_failures = cache;
+        }
+        if !self.checkpoint_files.is_empty() {
+            config.checkpoint_files.clone_from(&self.checkpoint_files);
+        }
+        let checkpoint = &mut config.checkpoint;
+        if let Some(mode) = &self.checkpoint_mode {
+            checkpoint.mode.clone_from(mode);
+            checkpoint.period = None;
+            checkpoint.n = None;
+        }
+        if self.checkpoint_period.is_some() {
+            checkpoint.period.clone_from(&self.checkpoint_period);
+        }
+        if self.checkpoint_n.is_some() {
+            checkpoint.n = self.checkpoint_n;
+        }
+        if !self.avoid_checkpoint.is_empty() {
+            checkpoint.avoid.clone_from(&self.avoid_checkpoint);
+        }
+        Ok(config)
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let settings = args.settings()?;
+    if let Some(file) = &settings.source {
+        eprintln!("wf: settings from {}", file.display());
+    }
+    let entry = settings.entry.as_str();
     let bytes = std::fs::read(&args.module)
         .with_context(|| format!("reading {}", args.module.display()))?;
-    let mut config = RunnerConfig {
-        limits: args.limits.limits(),
-        retries: args.retries,
-        app_retries: args.app_retries.into_iter().collect(),
-        memoize: !args.memo.no_memo,
-        salt: args.memo.salt,
-        input_dirs: args.input_dirs,
-        checkpoint: RawPolicy {
-            mode: args.checkpoint_mode,
-            period: args.checkpoint_period,
-            n: args.checkpoint_n,
-            avoid: args.avoid_checkpoint,
-        },
-        cache_failures: args.cache_failures,
-        ..RunnerConfig::default()
-    };
-    if let Some(jobs) = args.jobs {
-        config.workers = jobs as usize;
-    }
-    let runner = Runner::new(config, Some(&args.runinfo.runinfo))?;
-    if args.resume || !args.checkpoint_files.is_empty() {
+    let config = settings.runner_config();
+    let workers = config.workers;
+    let runner = Runner::new(config, Some(&settings.runinfo))?;
+    if settings.resume || !settings.checkpoint_files.is_empty() {
         runner.use_checkpoints(load_checkpoints(
             &runner,
-            args.resume,
-            &args.checkpoint_files,
+            settings.resume,
+            &settings.checkpoint_files,
         )?);
     }
     let module = runner
         .load(&bytes)
         .with_context(|| format!("loading {}", args.module.display()))?;
-    if !module.workflows().contains(&args.entry) {
+    if !module.workflows().iter().any(|w| w == entry) {
         anyhow::bail!(
-            "{} has no workflow `{}`; its workflows: {}",
+            "{} has no workflow `{entry}`; its workflows: {}",
             args.module.display(),
-            args.entry,
             if module.workflows().is_empty() {
                 "(none)".to_owned()
             } else {
@@ -126,21 +173,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         );
     }
-    let session = runner.start(&format!(
-        "workflow {} of {}",
-        args.entry,
-        args.module.display()
-    ))?;
+    let session = runner.start(&format!("workflow {entry} of {}", args.module.display()))?;
     let interrupted = watch_signals()?;
     let done = AtomicBool::new(false);
     let outcome = std::thread::scope(|scope| {
         scope.spawn(|| show_progress(&session, &done));
         scope.spawn(|| flush_on_signal(&session, &interrupted, &done));
-        let outcome = session.run_workflow(&module, &args.entry);
+        let outcome = session.run_workflow(&module, entry);
         done.store(true, Ordering::Relaxed);
         outcome
     });
-    if let Some(dir) = &args.output_dir {
+    if let Some(dir) = &settings.output_dir {
         let written = OutputDir::create(dir)
             .map_err(anyhow::Error::from)
             .and_then(|out| Ok(session.export_outputs(&out)?))
@@ -153,12 +196,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Err(failure) = &outcome {
         eprintln!(
-            "wfrun: the workflow `{}` failed ({}): {}",
-            args.entry, failure.kind, failure.message
+            "wfrun: the workflow `{entry}` failed ({}): {}",
+            failure.kind, failure.message
         );
     }
     let report = session.finish_with(outcome.err().map(|f| f.to_string()))?;
-    eprintln!("{}", summary(&report, &args.runinfo.runinfo));
+    eprintln!("{}", summary(&report, workers, &settings.runinfo));
     Ok(if report.ok {
         ExitCode::SUCCESS
     } else {
@@ -274,17 +317,18 @@ fn progress_line(c: &Counts, elapsed: Duration) -> String {
     )
 }
 
-fn summary(report: &RunReport, runinfo: &std::path::Path) -> String {
+fn summary(report: &RunReport, workers: usize, runinfo: &std::path::Path) -> String {
     let run = report.id.as_deref().unwrap_or("-");
     let verdict = if report.ok { "succeeded" } else { "FAILED" };
     let retries = report
         .attempts
         .saturating_sub(report.executed + report.failed);
     format!(
-        "wf: run {run} {verdict}: {} tasks in {:.2} s — {} executed, {} cached, {} failed{}; \
+        "wf: run {run} {verdict}: {} tasks in {:.2} s on {workers} worker{} — {} executed, {} cached, {} failed{}; \
          {:.0} tasks/s. Records and logs: {}/{run}",
         report.tasks,
         report.seconds,
+        if workers == 1 { "" } else { "s" },
         report.executed,
         report.cached,
         report.failed,

@@ -36,14 +36,15 @@ pub fn parse_run_id(text: &str) -> anyhow::Result<RunId> {
     })
 }
 
-/// Opens the runinfo directory the user named, which must exist.
+/// Opens the runinfo directory the user named (or the config file names), which must exist.
 pub fn open(arg: &RunInfoArg) -> anyhow::Result<RunInfo> {
+    let dir = arg.dir()?;
     anyhow::ensure!(
-        arg.runinfo.is_dir(),
+        dir.is_dir(),
         "there is no runinfo directory at {}",
-        arg.runinfo.display()
+        dir.display()
     );
-    Ok(RunInfo::open(&arg.runinfo)?)
+    Ok(RunInfo::open(&dir)?)
 }
 
 pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {

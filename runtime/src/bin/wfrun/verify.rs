@@ -41,6 +41,8 @@ fn parse_percent(text: &str) -> Result<f64, String> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runinfo = open(&args.runinfo)?;
+    // The config file's input directories, workers and timeout apply unless a flag says otherwise.
+    let settings = args.runinfo.settings()?;
     let id = parse_run_id(&args.run)?;
     let checkpoint = runinfo.run_path(id).join("checkpoint");
     anyhow::ensure!(
@@ -50,17 +52,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let mut options = VerifyOptions {
         sample_percent: args.sample,
-        input_dirs: args.input_dirs,
+        input_dirs: if args.input_dirs.is_empty() {
+            settings.input_dirs
+        } else {
+            args.input_dirs
+        },
         limits: Limits {
-            timeout: args.timeout,
+            timeout: args.timeout.or(settings.limits.timeout),
+            memory_bytes: settings.limits.memory_bytes,
             ..Limits::default()
         },
         ..VerifyOptions::default()
     };
-    if let Some(jobs) = args.jobs {
+    if let Some(jobs) = args.jobs.or(settings.workers) {
         options.workers = jobs as usize;
     }
-    let report = verify_checkpoint(&checkpoint, &args.runinfo.runinfo, &options)
+    let report = verify_checkpoint(&checkpoint, runinfo.path(), &options)
         .with_context(|| format!("verifying run {id}"))?;
     for warning in &report.warnings {
         eprintln!("wfrun: warning: {warning}");

@@ -1,4 +1,4 @@
-//! Settings a user gives, parsed and checked: durations, sizes, and the run configuration.
+//! Durations as users write them: `500ms`, `30s`, `5m`, `1h`, plain seconds or `HH:MM:SS`.
 
 use std::time::Duration;
 
