@@ -99,8 +99,9 @@ ARM_BIN=$CROSS_TARGET_DIR/$TARGET/$PROFILE/wfrun
 # e_machine at offset 18 of the ELF header: 0xb7 is EM_AARCH64.
 [ "$(od -An -tx1 -j18 -N1 "$ARM_BIN" | tr -d ' ')" = b7 ] || fail "$ARM_BIN is not an aarch64 ELF"
 
-x86() { "$X86_BIN" "$@"; }
-arm() { QEMU_LD_PREFIX=$SYSROOT "$QEMU" "$ARM_BIN" "$@"; }
+# wfrun runs in the scratch directory, so that no ./wf.toml of the checkout changes its settings.
+x86() { (cd "$WORK" && "$X86_BIN" "$@"); }
+arm() { (cd "$WORK" && QEMU_LD_PREFIX=$SYSROOT "$QEMU" "$ARM_BIN" "$@"); }
 
 echo "cross-aarch64: scratch in $WORK"
 
@@ -109,7 +110,7 @@ MODULES=$WORK/modules
 mkdir -p "$MODULES"
 for app in basics montecarlo wordfreq probes; do
     # The integration tests build into the same directory: in CI this reuses their builds.
-    built=$(x86 build "apps/$app" --target-dir "$ROOT/target/wf-test-wasm")
+    built=$(x86 build "$ROOT/apps/$app" --target-dir "$ROOT/target/wf-test-wasm")
     cp "$built" "$MODULES/$app.wasm"
 done
 # A granted input directory for wordfreq's from_input.
