@@ -1,7 +1,8 @@
 //! Fixtures for the host's tests: each app pokes at one edge of the sandbox.
 //!
 //! - limits: [`forever`] never returns (wall-clock timeouts, fuel), [`hog`] allocates until the
-//!   memory ceiling stops it, [`spin`] burns a known amount of CPU;
+//!   memory ceiling stops it, [`spin`] burns a known amount of CPU, [`recurse`] overflows the
+//!   stack when asked to go deep enough;
 //! - determinism: [`clock`] reads the wall and monotonic clocks, [`random`] draws from WASI
 //!   `random_get`, [`nan`] and [`nan_payload`] produce NaNs by arithmetic (canonicalization);
 //! - isolation: [`ambient`] reports the environment, arguments and files a task can see, and
@@ -13,6 +14,10 @@
 //! - executors: [`pyramid`] is a three-level graph of about 200 tasks whose printed outputs
 //!   must not depend on where tasks ran, [`slow_fan`] gives an executor seconds-long tasks to
 //!   interrupt, and [`complaint`] runs [`complain`], which logs to stderr and fails.
+//! - cross-architecture reruns: the workflow [`floats`] prints the bit patterns of NaN-producing
+//!   arithmetic ([`float_edges`], [`nan`], [`nan_payload`]), clock readings and random draws
+//!   ([`noisy_mean`], [`clock`], [`random`]) and relaxed SIMD ([`relaxed_lanes`]), which must be the same on every CPU
+//!   (`scripts/cross-aarch64.sh`).
 //!
 //! Natively (`cargo test -p probes`) only the apps that return are exercised.
 #![deny(missing_docs)]
@@ -301,6 +306,271 @@ pub fn complaint() -> Result<()> {
     Ok(())
 }
 
+/// Recurses `depth` calls deep, each frame holding a small array, and returns a checksum: deep
+/// enough, it overflows the native stack and traps, at a depth that depends on the CPU
+/// architecture's frame sizes (README: what is not reproducible).
+#[app]
+pub fn recurse(depth: u32) -> u64 {
+    fn down(depth: u32) -> u64 {
+        let frame = black_box([u64::from(depth); 8]);
+        if depth == 0 {
+            return frame[0];
+        }
+        black_box(down(depth - 1)).wrapping_add(frame.iter().sum::<u64>())
+    }
+    down(depth)
+}
+
+/// NaN payloads to feed [`float_edges`]: a signalling NaN with a payload, a negative quiet NaN
+/// with one, and the canonical NaN.
+pub const NAN_PAYLOADS: [u64; 3] = [
+    0x7ff4_0000_0000_1234,
+    0xfff8_dead_beef_0001,
+    0x7ff8_0000_0000_0000,
+];
+
+/// Computes, from `seed` and `payload` at run time, the results where CPUs disagree unless the
+/// engine pins them down: NaNs made by 0/0, ∞−∞, √−1, ∞·0 and libm's domain errors, a NaN
+/// payload pushed through arithmetic, f32 NaNs widened, min/max, fused multiply-add, overflow,
+/// subnormals, saturating conversions and a long rounding-sensitive sum. Returns the bit
+/// patterns (f32 results widened to their bits), so that equal means bit-identical.
+#[app]
+// `x - x` is deliberate: arithmetic that makes a NaN (from ∞) or a zero at run time.
+#[allow(clippy::eq_op)]
+pub fn float_edges(seed: u64, payload: u64) -> Vec<u64> {
+    let x = black_box(seed as f64 * 0.37 - 1.3);
+    let zero = black_box(0.0f64);
+    let inf = black_box(f64::INFINITY);
+    let nan_in = black_box(f64::from_bits(payload));
+    let xf = black_box(x as f32);
+    let mut sum = 0.0f64;
+    for k in 1..=1_000u32 {
+        sum += black_box(x) / f64::from(k);
+    }
+    let results = [
+        (x - x) / zero,
+        inf - inf,
+        (-x.abs() - 1.0).sqrt(),
+        inf * zero,
+        (-x.abs() - 1.0).ln(),
+        (x.abs() + 2.0).asin(),
+        nan_in + x,
+        nan_in * -x,
+        nan_in.mul_add(x, 1.0),
+        x.mul_add(x, -1.0 / 3.0),
+        f64::from((xf - xf) / 0.0f32),
+        f64::from(f32::from_bits(black_box(0x7fa0_0001)) * xf),
+        nan_in.min(x),
+        nan_in.max(x),
+        x.min(-x),
+        (x.abs() * 1e308) * 10.0,
+        f64::MIN_POSITIVE / 3.0 * x,
+        x.sin() * x.exp() / x.cosh(),
+        x.powf(0.5),
+        x.atan2(zero),
+        sum,
+        0.1 + black_box(0.2),
+    ];
+    let mut bits: Vec<u64> = results.iter().map(|r| r.to_bits()).collect();
+    // Saturating float-to-integer conversions of NaN, ∞ and an ordinary value.
+    bits.push(((x - x) / zero) as i64 as u64);
+    bits.push((inf * x.signum()) as i32 as u64);
+    bits.push((x * 1e3) as i64 as u64);
+    bits
+}
+
+/// The clock readings, random draws and float result of one [`noisy_mean`] task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Schema)]
+pub struct NoisyMean {
+    /// `SystemTime::now()` since the Unix epoch, in nanoseconds, at the start.
+    pub unix_nanos: u64,
+    /// What `Instant` measured over the draws, in nanoseconds.
+    pub elapsed_nanos: u64,
+    /// The first random draw.
+    pub first_draw: u64,
+    /// Bits of the mean of the draws mapped to [0, 1), then divided by the elapsed time (NaN
+    /// when no draw was made: 0/0).
+    pub mean_bits: u64,
+}
+
+/// Draws `samples` random numbers from WASI `random_get` (through std's `RandomState`), reads
+/// the wall and monotonic clocks around them, and returns the readings with the bits of a
+/// float computed from all of them.
+#[app]
+pub fn noisy_mean(samples: u32) -> NoisyMean {
+    let unix_nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let start = Instant::now();
+    let mut first_draw = 0;
+    let mut total = 0.0f64;
+    for i in 0..samples {
+        let draw = std::collections::hash_map::RandomState::new().hash_one(i);
+        if i == 0 {
+            first_draw = draw;
+        }
+        // The top 53 bits as a fraction in [0, 1).
+        total += (draw >> 11) as f64 / (1u64 << 53) as f64;
+    }
+    let elapsed_nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let mean = total / f64::from(samples);
+    NoisyMean {
+        unix_nanos,
+        elapsed_nanos,
+        first_draw,
+        mean_bits: (mean / (elapsed_nanos as f64 * 1e-9)).to_bits(),
+    }
+}
+
+/// Pools the results of [`float_edges`] tasks element-wise: sums, smallest and largest of each
+/// position (NaNs included, so they propagate), as bits.
+#[app]
+pub fn pool_edges(results: Vec<Vec<u64>>) -> Vec<u64> {
+    let width = results.iter().map(Vec::len).max().unwrap_or(0);
+    let mut pooled = Vec::with_capacity(width * 3);
+    for i in 0..width {
+        let column = results
+            .iter()
+            .filter_map(|r| r.get(i))
+            .map(|&b| f64::from_bits(b));
+        let (sum, low, high) = column.fold(
+            (0.0f64, f64::INFINITY, f64::NEG_INFINITY),
+            |(sum, low, high), v| (sum + v, low.min(v), high.max(v)),
+        );
+        pooled.extend([sum.to_bits(), low.to_bits(), high.to_bits()]);
+    }
+    pooled
+}
+
+/// Runs wasm's relaxed-SIMD float instructions, whose results the wasm spec lets each CPU choose
+/// (fused or unfused multiply-add, NaN and −0 handling of min/max, out-of-range truncation),
+/// and plain SIMD NaN arithmetic, on lanes made from `x`; returns the lanes' bits. The engine's
+/// deterministic relaxed SIMD must make them the same everywhere. Natively, scalar equivalents.
+#[app]
+pub fn relaxed_lanes(x: f32) -> Vec<u32> {
+    lanes::compute(black_box(x))
+}
+
+#[cfg(target_arch = "wasm32")]
+// `x - x` is deliberate: arithmetic that makes a NaN (from ∞) or a zero at run time.
+#[allow(clippy::eq_op)]
+mod lanes {
+    use core::arch::wasm32::*;
+
+    /// The instructions exist in every engine that enables relaxed SIMD, as wf's does: a module
+    /// that uses them fails validation elsewhere rather than misbehaving.
+    #[target_feature(enable = "simd128,relaxed-simd")]
+    pub(crate) fn compute(x: f32) -> Vec<u32> {
+        let a = f32x4(x, -x, f32::NAN, 1e30);
+        let b = f32x4(x / 3.0, 0.0, -0.0, 1e10);
+        let c = f32x4_splat(-1.0 / 3.0);
+        let results = [
+            f32x4_relaxed_madd(a, b, c),
+            f32x4_relaxed_nmadd(a, b, c),
+            f32x4_relaxed_min(a, b),
+            f32x4_relaxed_max(b, a),
+            f32x4_div(f32x4_sub(a, a), f32x4_splat(0.0)),
+            i32x4_relaxed_trunc_f32x4(f32x4_mul(a, b)),
+            f32x4_sqrt(f32x4_neg(f32x4_abs(a))),
+        ];
+        let mut bits = Vec::with_capacity(results.len() * 4);
+        for v in results {
+            bits.extend([
+                u32x4_extract_lane::<0>(v),
+                u32x4_extract_lane::<1>(v),
+                u32x4_extract_lane::<2>(v),
+                u32x4_extract_lane::<3>(v),
+            ]);
+        }
+        bits
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+// `x - x` is deliberate: arithmetic that makes a NaN (from ∞) or a zero at run time.
+#[allow(clippy::eq_op)]
+mod lanes {
+    pub(crate) fn compute(x: f32) -> Vec<u32> {
+        let a = [x, -x, f32::NAN, 1e30];
+        let b = [x / 3.0, 0.0, -0.0, 1e10];
+        let c = -1.0f32 / 3.0;
+        let map = |f: &dyn Fn(f32, f32) -> f32| -> Vec<u32> {
+            a.iter().zip(b).map(|(&a, b)| f(a, b).to_bits()).collect()
+        };
+        let mut bits = Vec::new();
+        bits.extend(map(&|a, b| a.mul_add(b, c)));
+        bits.extend(map(&|a, b| (-a).mul_add(b, c)));
+        bits.extend(map(&|a, b| a.min(b)));
+        bits.extend(map(&|a, b| b.max(a)));
+        bits.extend(map(&|a, _| (a - a) / 0.0));
+        bits.extend(map(&|a, b| f32::from_bits((a * b) as i32 as u32)));
+        bits.extend(map(&|a, _| (-a.abs()).sqrt()));
+        bits
+    }
+}
+
+/// Floating-point edge cases, NaNs, clocks and random numbers, in tasks and in the workflow
+/// itself, printed as bit patterns: the output must be byte-identical on every CPU
+/// architecture, and a rerun from a checkpoint written on another one must reuse every task.
+#[workflow]
+pub fn floats() -> Result<()> {
+    let edges: Vec<Future<Vec<u64>>> = (0..4u64)
+        .flat_map(|seed| NAN_PAYLOADS.map(|payload| float_edges.submit(seed, payload)))
+        .collect();
+    let noisy: Vec<Future<NoisyMean>> = [0u32, 1, 100, 10_000]
+        .into_iter()
+        .map(|samples| noisy_mean.submit(samples))
+        .collect();
+    let pooled = pool_edges.submit(&edges);
+    let quotient = nan.submit();
+    let payloads: Vec<Future<f64>> = NAN_PAYLOADS
+        .into_iter()
+        .map(|bits| nan_payload.submit(bits))
+        .collect();
+    let reading = clock.submit();
+    let hashed = random.submit();
+    let lanes: Vec<Future<Vec<u32>>> = [0.7f32, -2.5, 3e20]
+        .into_iter()
+        .map(|x| relaxed_lanes.submit(x))
+        .collect();
+
+    for (i, edge) in edges.iter().enumerate() {
+        let hex: Vec<String> = edge.get()?.iter().map(|b| format!("{b:016x}")).collect();
+        println!("edges {i:>2}: {}", hex.join(" "));
+    }
+    let hex: Vec<String> = pooled.get()?.iter().map(|b| format!("{b:016x}")).collect();
+    println!("pooled: {}", hex.join(" "));
+    for n in &noisy {
+        let n = n.get()?;
+        println!(
+            "noisy: unix {} elapsed {} first {:016x} mean {:016x}",
+            n.unix_nanos, n.elapsed_nanos, n.first_draw, n.mean_bits
+        );
+    }
+    println!("nan: {:016x}", quotient.get()?.to_bits());
+    for p in &payloads {
+        println!("nan_payload: {:016x}", p.get()?.to_bits());
+    }
+    for l in &lanes {
+        let hex: Vec<String> = l.get()?.iter().map(|b| format!("{b:08x}")).collect();
+        println!("lanes: {}", hex.join(" "));
+    }
+    let reading = reading.get()?;
+    println!(
+        "clock: unix {} elapsed {}; random {:016x}",
+        reading.unix_nanos,
+        reading.elapsed_nanos,
+        hashed.get()?
+    );
+    // The workflow's own clock and randomness are virtual too.
+    let own_clock = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let own_draw = std::collections::hash_map::RandomState::new().hash_one(7u64);
+    println!("workflow: unix {own_clock} random {own_draw:016x}");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +599,22 @@ mod tests {
         assert!(!seen.args.is_empty());
         assert!(clock.call().unix_nanos > 0);
         let _ = random.call();
+    }
+
+    #[test]
+    fn float_edges_make_nans() {
+        let bits = float_edges.call(3, NAN_PAYLOADS[0]);
+        assert!(f64::from_bits(bits[0]).is_nan());
+        assert!(f64::from_bits(bits[1]).is_nan());
+        assert_eq!(bits.len(), 25);
+        assert_eq!(bits, float_edges.call(3, NAN_PAYLOADS[0]));
+        let pooled = pool_edges.call(vec![bits.clone(), bits]);
+        assert_eq!(pooled.len(), 75);
+        assert!(f64::from_bits(noisy_mean.call(0).mean_bits).is_nan());
+        assert_eq!(relaxed_lanes.call(0.7).len(), 28);
+        // Frames of 2, 1 and 0, each adding eight copies of its depth.
+        assert_eq!(recurse.call(2), 16 + 8);
+        floats().expect("floats runs natively");
     }
 
     #[test]
