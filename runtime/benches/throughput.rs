@@ -31,6 +31,11 @@ use wf_runtime::{
     build_guest,
 };
 
+/// The allocator `wfrun` uses (its default `mimalloc` feature), so the library figures are those
+/// of an embedder who makes the same choice.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> ExitCode {

@@ -246,3 +246,80 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The `.wasm` files a checkpoint keeps.
+fn kept_modules(checkpoint: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(checkpoint.join("modules"))
+        .map(|dir| {
+            dir.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_checkpoint_keeps_exactly_the_modules_its_records_name() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runinfo = tmp.path().join("runinfo");
+    let runner = runner(&runinfo, Vec::new());
+    let probes = runner
+        .load(&wf_tests::module_bytes("probes"))
+        .expect("loads");
+    let basics = runner
+        .load(&wf_tests::module_bytes("basics"))
+        .expect("loads");
+
+    // One task of probes is recorded; basics is used only by a task that is a memo hit.
+    let warm = runner.start("warm").expect("session");
+    let hello = warm
+        .submit(
+            &basics,
+            "greet",
+            vec![Input::value("x"), Input::value(&1u32)],
+        )
+        .expect("submit");
+    warm.wait(hello).expect("greets");
+    let warm_checkpoint = warm.checkpoint_path().expect("recorded");
+    warm.finish().expect("finish");
+    assert_eq!(
+        kept_modules(&warm_checkpoint),
+        [format!("{}.wasm", basics.digest())]
+    );
+
+    let session = runner.start("mixed").expect("session");
+    let cached = session
+        .submit(
+            &basics,
+            "greet",
+            vec![Input::value("x"), Input::value(&1u32)],
+        )
+        .expect("submit");
+    let executed = session
+        .submit(&probes, "noop", vec![Input::value(&1u64)])
+        .expect("submit");
+    session.wait(cached).expect("a hit");
+    session.wait(executed).expect("runs");
+    let checkpoint = session.checkpoint_path().expect("recorded");
+    session.finish().expect("finish");
+    assert_eq!(
+        kept_modules(&checkpoint),
+        [format!("{}.wasm", probes.digest())],
+        "the module of the reused task is not copied again; the recorded one is kept"
+    );
+
+    // A run that records nothing keeps no module.
+    let again = runner.start("all hits").expect("session");
+    let hit = again
+        .submit(&probes, "noop", vec![Input::value(&1u64)])
+        .expect("submit");
+    again.wait(hit).expect("a hit");
+    let empty = again.checkpoint_path().expect("recorded");
+    again.finish().expect("finish");
+    assert!(
+        kept_modules(&empty).is_empty(),
+        "{:?}",
+        kept_modules(&empty)
+    );
+}

@@ -1,13 +1,16 @@
 //! Group commit: finished tasks' records are appended and fsynced by one thread, in batches, and
 //! only then are the tasks resolved (DESIGN §3.3: completed ⇒ durable in `task_exit` mode).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
 use super::core::Shared;
+use crate::key::ModuleDigest;
 use crate::runinfo::{CheckpointRecord, CheckpointWriter, Outcome};
+use crate::sandbox::LoadedModule;
 use crate::scheduler::TaskId;
 
 /// The most records one batch commits; more wait for the next fsync.
@@ -27,6 +30,9 @@ pub(crate) struct Pending {
 /// What the committer thread is told.
 pub(crate) enum Message {
     Commit(Box<Pending>),
+    /// A module whose tasks may be recorded: its bytes go into the checkpoint before the first
+    /// record that names it.
+    Module(LoadedModule),
     /// Stop after committing everything queued before this message.
     Stop,
 }
@@ -52,6 +58,11 @@ impl Committer {
         }
     }
 
+    /// Makes `module`'s bytes available for the checkpoint (sent before any of its records).
+    pub fn keep_module(&self, module: &LoadedModule) {
+        let _ = self.tx.send(Message::Module(module.clone()));
+    }
+
     pub fn send(&self, pending: Pending) {
         // The thread lives until `stop`, so this cannot fail before then.
         let _ = self.tx.send(Message::Commit(Box::new(pending)));
@@ -72,26 +83,65 @@ impl Drop for Committer {
     }
 }
 
+/// The modules of a run, and which of them the checkpoint holds already.
+#[derive(Default)]
+struct Modules {
+    known: HashMap<ModuleDigest, LoadedModule>,
+    stored: HashSet<ModuleDigest>,
+}
+
+impl Modules {
+    /// Writes the module a record names into the checkpoint, once, before the record: a
+    /// checkpoint holds exactly the modules its records need (`wfrun verify` re-executes them),
+    /// and a run that records nothing writes none.
+    fn store_for(
+        &mut self,
+        writer: &CheckpointWriter,
+        record: &CheckpointRecord,
+    ) -> Result<(), crate::runinfo::StoreError> {
+        if self.stored.contains(&record.module) {
+            return Ok(());
+        }
+        if let Some(module) = self.known.get(&record.module) {
+            writer.blobs().put_module(&record.module, module.bytes())?;
+        }
+        self.stored.insert(record.module);
+        Ok(())
+    }
+}
+
+/// Files one message; answers whether it says to stop.
+fn receive(message: Message, batch: &mut Vec<Pending>, modules: &mut Modules) -> bool {
+    match message {
+        Message::Commit(pending) => batch.push(*pending),
+        Message::Module(module) => {
+            modules.known.insert(module.digest(), module);
+        }
+        Message::Stop => return true,
+    }
+    false
+}
+
 fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Shared>) {
     let mut batch: Vec<Pending> = Vec::new();
+    let mut modules = Modules::default();
     let mut stopping = false;
     while !stopping {
         match rx.recv() {
-            Ok(Message::Commit(pending)) => batch.push(*pending),
-            Ok(Message::Stop) | Err(_) => stopping = true,
+            Ok(message) => stopping |= receive(message, &mut batch, &mut modules),
+            Err(_) => stopping = true,
         }
         // Everything that arrived while the last fsync ran goes into this one.
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(Message::Commit(pending)) => batch.push(*pending),
-                Ok(Message::Stop) => stopping = true,
+                Ok(message) => stopping |= receive(message, &mut batch, &mut modules),
                 Err(_) => break,
             }
         }
         if batch.is_empty() {
             continue;
         }
-        let error = commit(&mut writer, &mut batch).err();
+        let error = commit(&mut writer, &mut modules, &mut batch).err();
         let Some(shared) = shared.upgrade() else {
             return;
         };
@@ -104,12 +154,14 @@ fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Share
     }
 }
 
-/// Stores large results as blobs, appends the records, fsyncs once.
+/// Stores modules not stored yet and large results as blobs, appends the records, fsyncs once.
 fn commit(
     writer: &mut CheckpointWriter,
+    modules: &mut Modules,
     batch: &mut [Pending],
 ) -> Result<(), crate::runinfo::StoreError> {
     for pending in batch.iter_mut() {
+        modules.store_for(writer, &pending.record)?;
         if let Outcome::Ok(payload) = &mut pending.record.outcome {
             *payload = writer.payload(&pending.result)?;
         }

@@ -12,7 +12,7 @@ use super::committer::{Committer, Pending};
 use super::files::FileTable;
 use super::report::{TaskReport, TaskStatusReport};
 use crate::checkpoint_policy::{CheckpointPolicy, Decision};
-use crate::key::{KeyInputs, ModuleDigest, TaskKey, ValueDigest};
+use crate::key::{DigestMap, KeyInputs, ModuleDigest, TaskKey, ValueDigest};
 use crate::runinfo::{
     BlobDir, CheckpointRecord, GuestFailure, MemoTable, Outcome, OutputFile, Payload, Resolved,
     StoreError, TaskInputs,
@@ -35,7 +35,7 @@ pub(crate) struct MemoValue {
 /// Results known to this process, by key: what earlier runs of the same [`Runner`] computed.
 ///
 /// [`Runner`]: super::Runner
-pub(crate) type ProcessMemo = HashMap<TaskKey, MemoValue>;
+pub(crate) type ProcessMemo = DigestMap<TaskKey, MemoValue>;
 
 /// What the run knows about one task, besides the scheduler's state.
 #[derive(Debug, Clone)]
@@ -275,9 +275,13 @@ impl Core {
                 key: None,
                 cache,
                 uses_files,
-                files: files.into(),
+                files: if files.is_empty() {
+                    no_files()
+                } else {
+                    files.into()
+                },
                 deps,
-                outputs: Arc::from([]),
+                outputs: no_outputs(),
                 attempts: 0,
                 seconds: 0.0,
                 failure: None,
@@ -299,7 +303,11 @@ impl Core {
             outputs,
         } = done;
         let index = job.task.0 as usize;
-        let outputs: Arc<[OutputFile]> = outputs.into();
+        let outputs: Arc<[OutputFile]> = if outputs.is_empty() {
+            no_outputs()
+        } else {
+            outputs.into()
+        };
         // A clock set back during the run puts the start at the origin rather than fail.
         let start = started
             .duration_since(self.origin_wall)
@@ -569,10 +577,10 @@ impl Core {
     /// could read or wrote (a file can travel inside a result).
     fn files_for(&mut self, task: TaskId) -> Arc<[ValueDigest]> {
         let Some(info) = self.tasks.get(task.0 as usize) else {
-            return Arc::from([]);
+            return no_files();
         };
         if info.deps.is_empty() && info.files.is_empty() {
-            return Arc::from([]);
+            return no_files();
         }
         let mut files: Vec<ValueDigest> = info.files.to_vec();
         for dep in &info.deps {
@@ -606,7 +614,9 @@ impl Core {
         if let Some(entry) = &entry {
             let outputs: Vec<OutputFile> = entry.record().output_files();
             self.files.register_outputs(&outputs, entry.blobs());
-            if let Some(info) = self.tasks.get_mut(task.0 as usize) {
+            if let Some(info) = self.tasks.get_mut(task.0 as usize)
+                && !outputs.is_empty()
+            {
                 info.outputs = outputs.into();
             }
         }
@@ -686,6 +696,20 @@ impl Core {
             })
             .collect()
     }
+}
+
+/// The empty file list every task without files shares (an `Arc` of nothing still allocates).
+fn no_files() -> Arc<[ValueDigest]> {
+    static EMPTY: std::sync::LazyLock<Arc<[ValueDigest]>> =
+        std::sync::LazyLock::new(|| Arc::from([]));
+    EMPTY.clone()
+}
+
+/// The empty output list every task without output files shares.
+fn no_outputs() -> Arc<[OutputFile]> {
+    static EMPTY: std::sync::LazyLock<Arc<[OutputFile]>> =
+        std::sync::LazyLock::new(|| Arc::from([]));
+    EMPTY.clone()
 }
 
 /// Seconds rounded to the microsecond (as are a task's `seconds`): the timeline needs no more,

@@ -63,6 +63,9 @@ impl FileTable {
 
     /// Registers files stored as blobs of `blobs` (a task's outputs, executed or reused).
     pub fn register_outputs(&self, outputs: &[OutputFile], blobs: &BlobDir) {
+        if outputs.is_empty() {
+            return;
+        }
         let mut sources = self.sources();
         for output in outputs {
             sources

@@ -1,6 +1,8 @@
 //! What a run reports: the summary `wfrun runs` and `wfrun show` print, stored as the run's
 //! `summary.json`.
 
+use std::io::Write;
+
 use serde::{Deserialize, Serialize};
 
 /// How a task ended.
@@ -94,4 +96,158 @@ pub struct RunReport {
     /// One entry per task, in submission order.
     #[serde(default)]
     pub task_list: Vec<TaskReport>,
+}
+
+impl RunReport {
+    /// The text of the run's `summary.json`: byte for byte what serializing the report in the
+    /// summary's layout gives, with the task list (one line per task, a million in a large run)
+    /// written directly rather than field by field through serde.
+    pub(crate) fn summary_json(&mut self) -> serde_json::Result<Vec<u8>> {
+        let tasks = std::mem::take(&mut self.task_list);
+        let head = crate::runinfo::summary_to_vec(&*self);
+        self.task_list = tasks;
+        let mut out = head?;
+        // The head ends with the empty list and the closing brace: `[]`, newline, `}`.
+        if self.task_list.is_empty() || !out.ends_with(b"[]\n}") {
+            return crate::runinfo::summary_to_vec(&*self);
+        }
+        out.truncate(out.len() - 3);
+        out.reserve(self.task_list.len() * 176);
+        for (i, task) in self.task_list.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\n    ");
+            task.write_json_line(&mut out)?;
+        }
+        out.extend_from_slice(b"\n  ]\n}");
+        Ok(out)
+    }
+}
+
+impl TaskReport {
+    /// This task as compact JSON, as serde would write it.
+    fn write_json_line(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        write!(out, "{{\"id\":{},\"app\":", self.id).map_err(serde_json::Error::io)?;
+        json_str(out, &self.app)?;
+        out.extend_from_slice(b",\"key\":");
+        json_str(out, &self.key)?;
+        out.extend_from_slice(b",\"status\":");
+        serde_json::to_writer(&mut *out, &self.status)?;
+        write!(out, ",\"attempts\":{},\"seconds\":", self.attempts)
+            .map_err(serde_json::Error::io)?;
+        serde_json::to_writer(&mut *out, &self.seconds)?;
+        if let Some(error) = &self.error {
+            out.extend_from_slice(b",\"error\":");
+            serde_json::to_writer(&mut *out, error)?;
+        }
+        if let Some(worker) = self.worker {
+            write!(out, ",\"worker\":{worker}").map_err(serde_json::Error::io)?;
+        }
+        for (name, value) in [("start", self.start), ("end", self.end)] {
+            if let Some(value) = value {
+                write!(out, ",\"{name}\":").map_err(serde_json::Error::io)?;
+                serde_json::to_writer(&mut *out, &value)?;
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// `s` as a JSON string: copied between quotes when nothing in it needs escaping (app names,
+/// hex keys), through serde_json otherwise.
+fn json_str(out: &mut Vec<u8>, s: &str) -> serde_json::Result<()> {
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        serde_json::to_writer(out, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: u64) -> TaskReport {
+        TaskReport {
+            id,
+            app: "noop".into(),
+            key: "a960db8c4ec01faa9516b4aab854774e81bb0899a49b8c0cbf4fb82ce29d2eab".into(),
+            status: TaskStatusReport::Executed,
+            attempts: 1,
+            seconds: 0.000_012,
+            error: None,
+            worker: Some(1),
+            start: Some(0.25),
+            end: Some(0.250_012),
+        }
+    }
+
+    fn report(task_list: Vec<TaskReport>) -> RunReport {
+        RunReport {
+            id: Some("007".into()),
+            what: "workflow main of \"odd\" name\n.wasm".into(),
+            module: "ab".repeat(32),
+            tasks: task_list.len() as u64,
+            executed: 1,
+            cached: 2,
+            failed: 3,
+            attempts: 4,
+            seconds: 1.5,
+            started_unix_ms: Some(1_795_292_365_035),
+            workers: Some(2),
+            ok: false,
+            error: Some("the workflow failed".into()),
+            task_list,
+        }
+    }
+
+    #[test]
+    fn the_direct_summary_is_what_serde_writes() {
+        let mut tasks = vec![task(0)];
+        let mut cached = task(1);
+        cached.status = TaskStatusReport::Cached;
+        cached.attempts = 0;
+        cached.seconds = 0.0;
+        cached.worker = None;
+        cached.start = None;
+        tasks.push(cached);
+        let mut failed = task(2);
+        failed.status = TaskStatusReport::Failed;
+        failed.app = "naïve \"quoted\" \\ app\t".into();
+        failed.key = String::new();
+        failed.error = Some(TaskError {
+            kind: None,
+            message: "line one\nline \u{7f} two \u{1}".into(),
+        });
+        failed.seconds = 1e300;
+        tasks.push(failed);
+        let mut pending = task(3);
+        pending.status = TaskStatusReport::Pending;
+        pending.error = Some(TaskError {
+            kind: Some("trap".into()),
+            message: String::new(),
+        });
+        pending.end = Some(1e-7);
+        pending.start = Some(12_345_678.987_654);
+        tasks.push(pending);
+
+        for list in [Vec::new(), tasks[..1].to_vec(), tasks] {
+            let mut report = report(list);
+            let expected = crate::runinfo::summary_to_vec(&report).expect("serde");
+            let direct = report.summary_json().expect("direct");
+            assert_eq!(
+                String::from_utf8_lossy(&direct),
+                String::from_utf8_lossy(&expected)
+            );
+            let back: RunReport = serde_json::from_slice(&direct).expect("parses");
+            assert_eq!(back.task_list.len(), report.task_list.len());
+        }
+    }
 }

@@ -441,17 +441,9 @@ impl<'r> Session<'r> {
             });
         }
         self.note_module(module);
-        submit_task(
-            &self.shared,
-            self.backend.as_ref(),
-            &self.runner.config,
-            module,
-            app,
-            args,
-            files,
-        )
-        .map(TaskHandle)
-        .map_err(RunError::BadSubmission)
+        submit_task(&self.shared, &self.runner.config, module, app, args, files)
+            .map(TaskHandle)
+            .map_err(RunError::BadSubmission)
     }
 
     /// Waits for every task, then copies every output file the run's tasks made (or reused) into
@@ -495,17 +487,9 @@ impl<'r> Session<'r> {
     ) -> Result<TaskHandle, RunError> {
         self.note_module(module);
         let args = args.into_iter().map(ArgSource::Value).collect();
-        submit_task(
-            &self.shared,
-            self.backend.as_ref(),
-            &self.runner.config,
-            module,
-            app,
-            args,
-            files,
-        )
-        .map(TaskHandle)
-        .map_err(RunError::BadSubmission)
+        submit_task(&self.shared, &self.runner.config, module, app, args, files)
+            .map(TaskHandle)
+            .map_err(RunError::BadSubmission)
     }
 
     /// Makes files stored as blobs available to tasks of this session.
@@ -561,23 +545,25 @@ impl<'r> Session<'r> {
         self.shared.decide_and_wait(CheckpointPolicy::on_exit)
     }
 
-    /// Remembers the run's module, and keeps the bytes of every module the session uses with its
-    /// checkpoint (once each), so that the checkpoint alone can re-execute what it records. A
-    /// failure to store them fails the run at [`finish`](Self::finish), as any store error does.
+    /// Remembers the run's module, registers each module with the backend once, and hands it to
+    /// the committer, which writes its bytes into the checkpoint before the first record that
+    /// names it (so the checkpoint alone can re-execute what it records; a failure to store them
+    /// fails the run at [`finish`](Self::finish), as any store error does).
     fn note_module(&self, module: &LoadedModule) {
-        let Ok(mut modules) = self.modules.lock() else {
-            return;
+        let first = match self.modules.lock() {
+            Ok(mut modules) => {
+                modules.0.get_or_insert_with(|| module.digest().to_hex());
+                modules.1.insert(module.digest())
+            }
+            Err(_) => true,
         };
-        modules.0.get_or_insert_with(|| module.digest().to_hex());
-        if !modules.1.insert(module.digest()) {
+        if !first {
             return;
         }
-        drop(modules);
-        let blobs = self.shared.lock().blobs.clone();
-        if let Some(blobs) = blobs
-            && let Err(e) = blobs.put_module(&module.digest(), module.bytes())
-        {
-            self.shared.lock().store_error.get_or_insert(e);
+        // The backend runs jobs of the modules registered with it (once per module).
+        self.backend.register(module);
+        if let Some(committer) = &self.shared.lock().committer {
+            committer.keep_module(module);
         }
     }
 
@@ -587,7 +573,6 @@ impl<'r> Session<'r> {
         self.note_module(module);
         let host = GuestHost {
             shared: self.shared.clone(),
-            backend: self.backend.clone(),
             config: self.runner.config.clone(),
             module: module.clone(),
         };
@@ -629,7 +614,7 @@ impl<'r> Session<'r> {
             .iter()
             .filter(|t| t.status == TaskStatusReport::Failed)
             .count() as u64;
-        let report = RunReport {
+        let mut report = RunReport {
             id: self.run_id(),
             what: self.what.clone(),
             module: self
@@ -651,7 +636,8 @@ impl<'r> Session<'r> {
             task_list,
         };
         if let Some(run) = &self.run {
-            run.write_summary(&report)?;
+            let json = report.summary_json().map_err(|e| run.bad_summary(e))?;
+            run.write_summary_json(json)?;
         }
         if let Some(e) = store_error {
             return Err(e.into());
@@ -663,7 +649,6 @@ impl<'r> Session<'r> {
 /// Checks a submission against the app's signature and hands it to the scheduler.
 fn submit_task(
     shared: &Shared,
-    backend: &dyn Backend,
     config: &RunnerConfig,
     module: &LoadedModule,
     app: &str,
@@ -684,7 +669,6 @@ fn submit_task(
             args.len()
         ));
     }
-    backend.register(module);
     let spec = TaskSpec {
         app: Arc::from(app),
         args,
@@ -709,7 +693,6 @@ fn submit_task(
 /// What a guest workflow's host calls reach: the session's core.
 struct GuestHost {
     shared: Arc<Shared>,
-    backend: Arc<dyn Backend>,
     config: RunnerConfig,
     module: LoadedModule,
 }
@@ -720,7 +703,6 @@ impl WorkflowHost for GuestHost {
         let files = request.files.into_iter().map(ValueDigest).collect();
         submit_task(
             &self.shared,
-            self.backend.as_ref(),
             &self.config,
             &self.module,
             &request.app,

@@ -2,14 +2,13 @@
 //! tasks, by task key. The most recent entry for a key wins.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::path::Path;
 
 use super::blobs::BlobDir;
 use super::error::StoreError;
 use super::loader::LoadedCheckpoint;
 use super::record::{CheckpointRecord, GuestFailure, OutcomeRef, RecordRef};
-use crate::key::TaskKey;
+use crate::key::{DigestMap, TaskKey};
 
 /// Where a key's entry lives. Entries of loaded checkpoints point into the checkpoint's bytes
 /// rather than copying them, so a table of a million records costs little beyond the logs.
@@ -24,7 +23,7 @@ enum Slot {
 pub struct MemoTable {
     checkpoints: Vec<LoadedCheckpoint>,
     finished: Vec<(CheckpointRecord, BlobDir)>,
-    slots: HashMap<TaskKey, Slot>,
+    slots: DigestMap<TaskKey, Slot>,
 }
 
 impl MemoTable {

@@ -46,4 +46,5 @@ pub use record::{
 };
 pub use run_id::{ParseRunIdError, RunId};
 pub use runs::{LogStream, RunHandle, RunInfo};
+pub(crate) use summary_json::to_vec as summary_to_vec;
 pub use writer::CheckpointWriter;

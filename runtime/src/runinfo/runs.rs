@@ -370,11 +370,21 @@ impl RunHandle {
     /// the top two levels one member per line and the rest compact, so a large run's task list
     /// is one line per task.
     pub fn write_summary<T: Serialize + ?Sized>(&self, summary: &T) -> Result<(), StoreError> {
-        let mut json = summary_json::to_vec(summary).map_err(|source| StoreError::BadSummary {
-            path: self.path.join(SUMMARY_FILE),
-            source,
-        })?;
+        let json = summary_json::to_vec(summary).map_err(|source| self.bad_summary(source))?;
+        self.write_summary_json(json)
+    }
+
+    /// Writes a summary already laid out as [`write_summary`](Self::write_summary) would.
+    pub(crate) fn write_summary_json(&self, mut json: Vec<u8>) -> Result<(), StoreError> {
         json.push(b'\n');
         write_atomically(&self.dir, &self.path, SUMMARY_FILE, &json)
+    }
+
+    /// The error for a summary that does not serialize.
+    pub(crate) fn bad_summary(&self, source: serde_json::Error) -> StoreError {
+        StoreError::BadSummary {
+            path: self.path.join(SUMMARY_FILE),
+            source,
+        }
     }
 }

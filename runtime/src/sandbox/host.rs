@@ -1,6 +1,6 @@
 //! The state a guest's store carries and the `wf` host functions it may import (wf-abi).
 
-use wasmtime::{Caller, Linker, ResourceLimiter};
+use wasmtime::{Caller, Linker, Memory, ResourceLimiter};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wf_abi::{
     IMPORT_CHECKPOINT, IMPORT_INPUT_FILE, IMPORT_MODULE, IMPORT_OUTPUT, IMPORT_PANIC,
@@ -67,6 +67,9 @@ pub(crate) struct TaskState {
     pub mailbox: Vec<u8>,
     /// Present only in a workflow's instance.
     pub workflow: Option<Box<dyn WorkflowHost>>,
+    /// The instance's exported memory, found on the first host call that needs it (a workflow
+    /// makes several host calls per task).
+    memory: Option<Memory>,
 }
 
 impl TaskState {
@@ -81,15 +84,32 @@ impl TaskState {
             output: None,
             mailbox: Vec::new(),
             workflow: None,
+            memory: None,
         }
     }
 }
 
-fn read_guest(caller: &mut Caller<'_, TaskState>, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
+/// The guest's exported memory (looked up by name once per instance).
+fn guest_memory(caller: &mut Caller<'_, TaskState>) -> wasmtime::Result<Memory> {
+    if let Some(memory) = caller.data().memory {
+        return Ok(memory);
+    }
     let memory = caller
         .get_export("memory")
         .and_then(|e| e.into_memory())
         .ok_or_else(|| wasmtime::format_err!("the module exports no memory"))?;
+    caller.data_mut().memory = Some(memory);
+    Ok(memory)
+}
+
+/// Hands `f` the `len` bytes the guest points at with `ptr`, in place.
+fn with_guest_bytes<T>(
+    caller: &mut Caller<'_, TaskState>,
+    ptr: i32,
+    len: i32,
+    f: impl FnOnce(&[u8]) -> T,
+) -> wasmtime::Result<T> {
+    let memory = guest_memory(caller)?;
     let (start, len) = (ptr as u32 as usize, len as u32 as usize);
     if len > MAX_MESSAGE {
         wasmtime::bail!("the guest sent a message of {len} bytes, over the limit of {MAX_MESSAGE}");
@@ -97,10 +117,14 @@ fn read_guest(caller: &mut Caller<'_, TaskState>, ptr: i32, len: i32) -> wasmtim
     memory
         .data(&caller)
         .get(start..start.saturating_add(len))
-        .map(<[u8]>::to_vec)
+        .map(f)
         .ok_or_else(|| {
             wasmtime::format_err!("the guest pointed outside its memory ({start}+{len})")
         })
+}
+
+fn read_guest(caller: &mut Caller<'_, TaskState>, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
+    with_guest_bytes(caller, ptr, len, <[u8]>::to_vec)
 }
 
 fn refuse(caller: &mut Caller<'_, TaskState>, what: &str) -> wasmtime::Error {
@@ -132,12 +156,15 @@ pub(crate) fn add_host_functions(linker: &mut Linker<TaskState>) -> wasmtime::Re
         IMPORT_MODULE,
         IMPORT_SUBMIT,
         |mut caller: Caller<'_, TaskState>, ptr: i32, len: i32| -> wasmtime::Result<i64> {
-            let bytes = read_guest(&mut caller, ptr, len)?;
+            // Decoded straight from guest memory: no copy of the request.
+            let request = with_guest_bytes(&mut caller, ptr, len, |bytes| {
+                postcard::from_bytes::<SubmitRequest>(bytes)
+            })?;
             let state = caller.data_mut();
             let Some(host) = state.workflow.as_mut() else {
                 return Err(refuse(&mut caller, "submit"));
             };
-            let answer = match postcard::from_bytes::<SubmitRequest>(&bytes) {
+            let answer = match request {
                 Ok(request) => host.submit(request),
                 Err(e) => Err(format!("malformed submit request: {e}")),
             };
@@ -176,10 +203,7 @@ pub(crate) fn add_host_functions(linker: &mut Linker<TaskState>) -> wasmtime::Re
         IMPORT_TAKE,
         |mut caller: Caller<'_, TaskState>, ptr: i32| -> wasmtime::Result<()> {
             let message = std::mem::take(&mut caller.data_mut().mailbox);
-            let memory = caller
-                .get_export("memory")
-                .and_then(|e| e.into_memory())
-                .ok_or_else(|| wasmtime::format_err!("the module exports no memory"))?;
+            let memory = guest_memory(&mut caller)?;
             memory
                 .write(&mut caller, ptr as u32 as usize, &message)
                 .map_err(|_| wasmtime::format_err!("the guest pointed outside its memory"))

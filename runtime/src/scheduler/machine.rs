@@ -1,10 +1,9 @@
 //! The state machine's tables and its queries.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{ArgSource, Counts, FailureCause, Resolution, TaskArgs, TaskId, TaskStatus};
-use crate::key::TaskKey;
+use crate::key::{DigestMap, TaskKey};
 
 /// The dataflow state machine of one workflow run.
 ///
@@ -48,7 +47,7 @@ use crate::key::TaskKey;
 pub struct Scheduler {
     pub(super) tasks: Vec<Task>,
     /// The memoizable tasks running now, by key, with the identical tasks waiting on them.
-    pub(super) in_flight: HashMap<TaskKey, InFlight>,
+    pub(super) in_flight: DigestMap<TaskKey, InFlight>,
     pub(super) counts: Counts,
     /// Reused by failure propagation so that it allocates nothing.
     pub(super) scratch: Vec<TaskId>,
