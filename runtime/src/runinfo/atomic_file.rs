@@ -20,6 +20,29 @@ pub(crate) fn write_atomically(
     name: &str,
     bytes: &[u8],
 ) -> Result<(), StoreError> {
+    replace(dir, dir_path, name, bytes, true)?;
+    sync_dir(dir, dir_path)
+}
+
+/// Writes `bytes` to `name` in `dir` so that readers see the old content or the new, never a
+/// part, without waiting for the disk: a crash of the machine (not of the process) may leave
+/// the file absent or empty. For files derived from durable ones (a run's summary).
+pub(crate) fn replace_file(
+    dir: &Dir,
+    dir_path: &Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    replace(dir, dir_path, name, bytes, false)
+}
+
+fn replace(
+    dir: &Dir,
+    dir_path: &Path,
+    name: &str,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<(), StoreError> {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     // A leading dot keeps temp files out of every listing that looks for runs or blobs.
     let temp = format!(".tmp-{}-{n}-{name}", std::process::id());
@@ -30,8 +53,10 @@ pub(crate) fn write_atomically(
             .map_err(StoreError::io("create", &temp_path))?;
         file.write_all(bytes)
             .map_err(StoreError::io("write", &temp_path))?;
-        file.sync_all()
-            .map_err(StoreError::io("sync", &temp_path))?;
+        if durable {
+            file.sync_all()
+                .map_err(StoreError::io("sync", &temp_path))?;
+        }
         dir.rename(&temp, dir, name)
             .map_err(StoreError::io("rename into place", dir_path.join(name)))
     })();
@@ -39,8 +64,7 @@ pub(crate) fn write_atomically(
         // Best effort: a leftover temp file is harmless (it is never read), just untidy.
         let _ = dir.remove_file(&temp);
     }
-    result?;
-    sync_dir(dir, dir_path)
+    result
 }
 
 /// Makes the entries of `dir` (creations, renames) durable.

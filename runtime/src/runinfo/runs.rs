@@ -13,7 +13,7 @@ use cap_std::fs::{Dir, OpenOptions};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::atomic_file::{sync_dir, write_atomically};
+use super::atomic_file::{replace_file, write_atomically};
 use super::blobs::BLOBS_DIR;
 use super::error::StoreError;
 use super::loader::{LoadedCheckpoint, load_checkpoint};
@@ -109,15 +109,28 @@ impl RunInfo {
             "create directory",
             checkpoint_path.join(BLOBS_DIR),
         ))?;
-        let writer = CheckpointWriter::create(&checkpoint, &checkpoint_path, Some(lock.clone()))?;
+        // The log, the run and its entry in the root become durable with the log's first
+        // commit: a run that records nothing (all hits, memoization off) costs no fsync, and a
+        // machine crash before then leaves at most a run without records (a later `--resume`
+        // warns about a missing or empty log and goes on).
+        let clone = |d: &Dir, p: &Path| d.try_clone().map_err(StoreError::io("open", p));
+        let durable_with_first_commit = vec![
+            (
+                clone(&checkpoint, &checkpoint_path)?,
+                checkpoint_path.clone(),
+            ),
+            (clone(&dir, &path)?, path.clone()),
+            (clone(&self.root, &self.path)?, self.path.clone()),
+        ];
+        let writer = CheckpointWriter::create_deferred(
+            &checkpoint,
+            &checkpoint_path,
+            Some(lock.clone()),
+            durable_with_first_commit,
+        )?;
         let tasks = dir
             .open_dir(TASKS_DIR)
             .map_err(StoreError::io("open", path.join(TASKS_DIR)))?;
-        // The run and its empty log must survive a crash: a later `--resume` expects every run
-        // directory to hold a checkpoint.
-        sync_dir(&checkpoint, &checkpoint_path)?;
-        sync_dir(&dir, &path)?;
-        sync_dir(&self.root, &self.path)?;
         Ok(RunHandle {
             id,
             dir,
@@ -230,6 +243,10 @@ impl RunInfo {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io("read", &path)(e)),
         };
+        // What a machine crash can leave of a summary that was never fsynced.
+        if bytes.is_empty() {
+            return Ok(None);
+        }
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|source| StoreError::BadSummary { path, source })
@@ -375,9 +392,13 @@ impl RunHandle {
     }
 
     /// Writes a summary already laid out as [`write_summary`](Self::write_summary) would.
+    ///
+    /// Not fsynced: the summary is derived from the checkpoint and the run's end, and waiting for
+    /// the disk would cost a short run more than its tasks. A crash of the machine may lose it
+    /// (the run then reads as one without a summary, like a killed run).
     pub(crate) fn write_summary_json(&self, mut json: Vec<u8>) -> Result<(), StoreError> {
         json.push(b'\n');
-        write_atomically(&self.dir, &self.path, SUMMARY_FILE, &json)
+        replace_file(&self.dir, &self.path, SUMMARY_FILE, &json)
     }
 
     /// The error for a summary that does not serialize.

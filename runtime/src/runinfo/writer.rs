@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use cap_std::fs::{Dir, File, OpenOptions};
 
+use super::atomic_file::sync_dir;
 use super::blobs::BlobDir;
 use super::error::StoreError;
 use super::format::{self, LOG_FILE, MAX_PAYLOAD_LEN};
@@ -37,6 +38,10 @@ pub struct CheckpointWriter {
     poisoned: bool,
     /// Holds the run's lock while the writer lives, even past its `RunHandle`.
     _run_lock: Option<Arc<StdFile>>,
+    /// Whether the header and these directories' new entries (the log, its run) still have to
+    /// be made durable: done by the first [`sync`](Self::sync), so a run that records nothing
+    /// costs no fsync at all.
+    first_sync: Option<Vec<(Dir, PathBuf)>>,
 }
 
 impl std::fmt::Debug for CheckpointWriter {
@@ -57,6 +62,21 @@ impl CheckpointWriter {
         checkpoint_path: &Path,
         run_lock: Option<Arc<StdFile>>,
     ) -> Result<Self, StoreError> {
+        let mut writer = Self::create_deferred(checkpoint, checkpoint_path, run_lock, Vec::new())?;
+        writer.sync()?;
+        Ok(writer)
+    }
+
+    /// Creates a new log in `checkpoint` whose header, and the entries of `dirs` (each with the
+    /// path to name it by), become durable with the first [`sync`](Self::sync). Until then a
+    /// crash (of the machine: a process's writes survive it) may leave the log empty or absent,
+    /// which loads as a checkpoint without records.
+    pub(crate) fn create_deferred(
+        checkpoint: &Dir,
+        checkpoint_path: &Path,
+        run_lock: Option<Arc<StdFile>>,
+        dirs: Vec<(Dir, PathBuf)>,
+    ) -> Result<Self, StoreError> {
         let path = checkpoint_path.join(LOG_FILE);
         let mut file = checkpoint
             .open_with(LOG_FILE, OpenOptions::new().append(true).create_new(true))
@@ -64,7 +84,6 @@ impl CheckpointWriter {
         let header = format::header();
         file.write_all(&header)
             .map_err(StoreError::io("write", &path))?;
-        file.sync_all().map_err(StoreError::io("sync", &path))?;
         let blobs = BlobDir::new(
             checkpoint
                 .try_clone()
@@ -81,6 +100,7 @@ impl CheckpointWriter {
             records_synced: 0,
             poisoned: false,
             _run_lock: run_lock,
+            first_sync: Some(dirs),
         })
     }
 
@@ -142,9 +162,20 @@ impl CheckpointWriter {
     /// Makes every record appended so far durable (write, then `fdatasync`).
     pub fn sync(&mut self) -> Result<(), StoreError> {
         self.write_pending()?;
-        self.file
-            .sync_data()
-            .map_err(StoreError::io("sync", &self.path))?;
+        if let Some(dirs) = &self.first_sync {
+            // The file's creation and length too, then the directories that name it.
+            self.file
+                .sync_all()
+                .map_err(StoreError::io("sync", &self.path))?;
+            for (dir, path) in dirs {
+                sync_dir(dir, path)?;
+            }
+            self.first_sync = None;
+        } else {
+            self.file
+                .sync_data()
+                .map_err(StoreError::io("sync", &self.path))?;
+        }
         self.records_synced = self.records_written;
         Ok(())
     }
