@@ -197,11 +197,14 @@ impl Shared {
         }
     }
 
-    /// A worker finished a job.
+    /// A worker finished a job. Waiters are woken only when a task ended: with `task_exit` a
+    /// job's task ends later, when its record is durable, and waking the workflow's thread for
+    /// every job would cost it a futile lock and sleep per task.
     pub fn on_job_done(&self, done: JobDone) {
         let mut core = self.lock();
+        let ended = core.counts().done();
         core.on_job_done(done);
-        if core.waiters > 0 {
+        if core.waiters > 0 && core.counts().done() != ended {
             self.changed.notify_all();
         }
     }
