@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use wf_runtime::{
-    CheckpointRecord, Input, Outcome, Payload, RunInfo, Runner, RunnerConfig, VerifyOptions,
-    VerifyReport, load_checkpoint_dir, verify_checkpoint,
+    CheckpointRecord, GuestFailure, Input, Outcome, Payload, RunInfo, Runner, RunnerConfig,
+    VerifyOptions, VerifyReport, load_checkpoint_dir, verify_checkpoint,
 };
 
 fn runner(runinfo: &Path, input_dirs: Vec<PathBuf>) -> Runner {
@@ -321,5 +321,85 @@ fn a_checkpoint_keeps_exactly_the_modules_its_records_name() {
         kept_modules(&empty).is_empty(),
         "{:?}",
         kept_modules(&empty)
+    );
+}
+
+/// A run with `cache_failures` that records one failing task (`complain`) and one long `spin`.
+fn recorded_failure_and_spin(runinfo: &Path) -> PathBuf {
+    let config = RunnerConfig {
+        workers: 2,
+        cache_failures: true,
+        ..RunnerConfig::default()
+    };
+    let runner = Runner::new(config, Some(runinfo)).expect("runner");
+    let probes = runner
+        .load(&wf_tests::module_bytes("probes"))
+        .expect("loads");
+    let session = runner.start("failure and spin").expect("session");
+    let failing = session
+        .submit(&probes, "complain", vec![Input::value("always")])
+        .expect("submit");
+    let spinning = session
+        .submit(&probes, "spin", vec![Input::value(&30_000_000u64)])
+        .expect("submit");
+    assert!(session.wait(failing).is_err());
+    session.wait(spinning).expect("spins");
+    let path = session.checkpoint_path().expect("recorded");
+    session.finish().expect("finish");
+    path
+}
+
+#[test]
+fn a_recorded_failure_verifies_only_with_the_same_kind_and_message() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runinfo = tmp.path().join("runinfo");
+    let checkpoint = recorded_failure_and_spin(&runinfo);
+    let report = verify(&checkpoint, &runinfo);
+    assert_eq!((report.records, report.matched), (2, 2), "{report:?}");
+
+    for (edit, what) in [
+        (GuestFailure::Panic, None),
+        (GuestFailure::AppError, Some("always, but later")),
+    ] {
+        let forged = rewritten(&runinfo, &checkpoint, |record| {
+            if let Outcome::Failed { kind, message } = &mut record.outcome {
+                *kind = edit;
+                if let Some(other) = what {
+                    *message = other.to_owned();
+                }
+            }
+        });
+        let report = verify(&forged, &runinfo);
+        assert_eq!(report.matched, 1, "{report:?}");
+        assert_eq!(report.mismatches.len(), 1, "{report:?}");
+        assert!(
+            report.mismatches[0].what.contains("fails differently"),
+            "{:?}",
+            report.mismatches[0]
+        );
+    }
+}
+
+#[test]
+fn a_re_execution_stopped_by_this_machine_s_limits_is_skipped_not_a_mismatch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runinfo = tmp.path().join("runinfo");
+    let checkpoint = recorded_failure_and_spin(&runinfo);
+    let options = VerifyOptions {
+        limits: wf_runtime::Limits {
+            timeout: Some(std::time::Duration::from_millis(1)),
+            ..wf_runtime::Limits::default()
+        },
+        ..VerifyOptions::default()
+    };
+    let report = verify_checkpoint(&checkpoint, &runinfo, &options).expect("verify runs");
+    assert!(report.mismatches.is_empty(), "{report:?}");
+    // The spin cannot finish in a millisecond; the failing task may or may not.
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|s| s.app == "spin" && s.why.contains("timeout")),
+        "{report:?}"
     );
 }

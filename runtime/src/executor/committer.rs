@@ -123,6 +123,10 @@ fn receive(message: Message, batch: &mut Vec<Pending>, modules: &mut Modules) ->
 }
 
 fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Shared>) {
+    // Make the new run durable now (its log's header, its directory, its entry in the runinfo),
+    // here rather than on the workflow's path: the first batch then waits for one fsync, not
+    // four. A failure is retried by the first commit, and reported at the end if none comes.
+    let mut unsynced = writer.sync().err();
     let mut batch: Vec<Pending> = Vec::new();
     let mut modules = Modules::default();
     let mut stopping = false;
@@ -139,8 +143,12 @@ fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Share
             }
         }
         if batch.is_empty() {
+            if stopping && let (Some(e), Some(shared)) = (unsynced.take(), shared.upgrade()) {
+                shared.on_committed(Vec::new(), 0, Some(e));
+            }
             continue;
         }
+        unsynced = None;
         let error = commit(&mut writer, &mut modules, &mut batch).err();
         let Some(shared) = shared.upgrade() else {
             return;

@@ -735,7 +735,7 @@ pub(crate) fn arg_sources(args: Vec<wf_abi::ArgSpec>) -> Vec<ArgSource> {
 }
 
 /// The kind of a recorded failure.
-fn failure_kind(kind: GuestFailure) -> FailureKind {
+pub(crate) fn failure_kind(kind: GuestFailure) -> FailureKind {
     match kind {
         GuestFailure::AppError => FailureKind::AppError,
         GuestFailure::Panic => FailureKind::Panic,

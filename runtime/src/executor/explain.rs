@@ -60,6 +60,18 @@ pub enum ExplainError {
         /// Its app.
         app: String,
     },
+    /// The task's record is readable but the inputs kept with it do not decode.
+    #[error(
+        "task {key} of run {run}: the inputs kept with its record do not decode ({detail}); the record is damaged, so there is nothing to compare (`wfrun verify {run}` checks the whole log)"
+    )]
+    DamagedInputs {
+        /// The run.
+        run: RunId,
+        /// The task's key.
+        key: TaskKey,
+        /// What the decoder said.
+        detail: String,
+    },
     /// The store could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -166,6 +178,7 @@ pub fn explain_task(
         .filter(|t| !t.key.is_empty() && t.key.starts_with(&prefix))
         .collect();
     let mut distinct: Vec<&str> = matching.iter().map(|t| t.key.as_str()).collect();
+    distinct.sort_unstable();
     distinct.dedup();
     let task = match (matching.first(), distinct.len()) {
         (None, _) => return Err(ExplainError::NoTask { run, prefix }),
@@ -191,7 +204,11 @@ pub fn explain_task(
             app: task.app.clone(),
         });
     };
-    let inputs = record.inputs().unwrap_or_default();
+    let inputs = record.inputs().map_err(|e| ExplainError::DamagedInputs {
+        run,
+        key,
+        detail: e.to_string(),
+    })?;
     let modules = ModuleCache::new(runinfo_path);
     let now_module = modules.load(&own, &record.module);
 

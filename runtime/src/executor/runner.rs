@@ -504,12 +504,15 @@ impl<'r> Session<'r> {
         files.register_input(name).map(|f| ValueDigest(f.digest))
     }
 
-    /// The key an ended task ran under, and the files it wrote.
-    pub(crate) fn task_outcome(&self, task: TaskHandle) -> (Option<TaskKey>, Vec<OutputFile>) {
+    /// The key an ended task ran under, the files it wrote, and how it failed (if it did).
+    pub(crate) fn task_outcome(
+        &self,
+        task: TaskHandle,
+    ) -> (Option<TaskKey>, Vec<OutputFile>, Option<TaskFailure>) {
         let core = self.shared.lock();
         core.tasks
             .get(task.0.0 as usize)
-            .map(|info| (info.key, info.outputs.to_vec()))
+            .map(|info| (info.key, info.outputs.to_vec(), info.failure.clone()))
             .unwrap_or_default()
     }
 

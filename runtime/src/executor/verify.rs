@@ -17,7 +17,7 @@ use crate::key::{KeyInputs, ModuleDigest, TaskKey, ValueDigest};
 use crate::runinfo::{
     BlobDir, InputDirs, LoadedCheckpoint, OutcomeRef, OutputFile, RecordRef, load_with_lineage,
 };
-use crate::sandbox::{Limits, LoadedModule};
+use crate::sandbox::{FailureKind, Limits, LoadedModule};
 
 /// How to verify.
 #[derive(Debug, Clone)]
@@ -112,7 +112,7 @@ struct Planned {
 
 enum Expected {
     Result(Vec<u8>),
-    Failure(String),
+    Failure(FailureKind, String),
 }
 
 /// Re-executes the sampled records of the checkpoint at `checkpoint_dir` as new runs of
@@ -213,7 +213,9 @@ fn plan(
                 .map_err(|e| format!("the recorded result cannot be read: {e}"))?
                 .into_owned(),
         ),
-        OutcomeRef::Failed { message, .. } => Expected::Failure(message.to_owned()),
+        OutcomeRef::Failed { kind, message } => {
+            Expected::Failure(super::core::failure_kind(kind), message.to_owned())
+        }
     };
     let expected_outputs = record.output_files();
     for output in &expected_outputs {
@@ -330,7 +332,20 @@ fn re_execute(
 
     for (task, handle) in running {
         let outcome = session.wait(handle);
-        let (key, outputs) = session.task_outcome(handle);
+        let (key, outputs, failure) = session.task_outcome(handle);
+        // A failure that says nothing about the task itself (a timeout on a slower machine, the
+        // memory ceiling of this run, an infrastructure problem) is no verdict on the record.
+        if let Some(failure) = failure.as_ref().filter(|f| !f.kind.is_deterministic()) {
+            report.skipped.push(Skipped {
+                key: task.key,
+                app: task.app,
+                why: format!(
+                    "its re-execution could not complete here ({}: {}); the record was not checked",
+                    failure.kind, failure.message
+                ),
+            });
+            continue;
+        }
         let mut problems = Vec::new();
         if key.is_some_and(|k| k != task.key) {
             problems.push(format!(
@@ -356,13 +371,16 @@ fn re_execute(
                     "it succeeded when recorded, but now fails: {failure}"
                 ));
             }
-            (Expected::Failure(recorded), Ok(_)) => problems.push(format!(
-                "it failed when recorded ({recorded}), but now succeeds"
+            (Expected::Failure(kind, recorded), Ok(_)) => problems.push(format!(
+                "it failed when recorded ({kind}: {recorded}), but now succeeds"
             )),
-            (Expected::Failure(recorded), Err(failure)) => {
-                if !failure.contains(recorded.as_str()) {
+            (Expected::Failure(kind, recorded), Err(message)) => {
+                let same = failure
+                    .as_ref()
+                    .is_some_and(|f| f.kind == *kind && f.message == *recorded);
+                if !same {
                     problems.push(format!(
-                        "it fails differently: recorded `{recorded}`, now {failure}"
+                        "it fails differently: recorded {kind}: `{recorded}`, now {message}"
                     ));
                 }
             }

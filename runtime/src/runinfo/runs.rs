@@ -109,8 +109,8 @@ impl RunInfo {
             "create directory",
             checkpoint_path.join(BLOBS_DIR),
         ))?;
-        // The log, the run and its entry in the root become durable with the log's first
-        // commit: a run that records nothing (all hits, memoization off) costs no fsync, and a
+        // The log, the run and its entry in the root become durable with the log's first sync
+        // (the executor's commit thread does it as it starts, off the workflow's path); a
         // machine crash before then leaves at most a run without records (a later `--resume`
         // warns about a missing or empty log and goes on).
         let clone = |d: &Dir, p: &Path| d.try_clone().map_err(StoreError::io("open", p));
