@@ -55,6 +55,16 @@ fn recorded_probes(runinfo: &Path) -> PathBuf {
     path
 }
 
+/// The report has exactly one mismatch, and it says `says`.
+fn assert_one_mismatch(report: &VerifyReport, says: &str) {
+    assert_eq!(report.mismatches.len(), 1, "{report:?}");
+    assert!(
+        report.mismatches[0].what.contains(says),
+        "{:?}",
+        report.mismatches[0]
+    );
+}
+
 fn verify(checkpoint: &Path, runinfo: &Path) -> VerifyReport {
     verify_checkpoint(checkpoint, runinfo, &VerifyOptions::default()).expect("verify runs")
 }
@@ -98,13 +108,8 @@ fn a_tampered_result_blob_is_a_mismatch() {
     std::fs::write(&blob, bytes).expect("tamper");
     let report = verify(&checkpoint, &runinfo);
     assert_eq!(report.matched, 4, "{report:?}");
-    assert_eq!(report.mismatches.len(), 1, "{report:?}");
+    assert_one_mismatch(&report, "damaged");
     assert_eq!(report.mismatches[0].app, "greet");
-    assert!(
-        report.mismatches[0].what.contains("damaged"),
-        "{:?}",
-        report.mismatches[0]
-    );
 }
 
 /// Copies the records of `checkpoint` into a new run, changed by `edit`; returns the new
@@ -146,12 +151,7 @@ fn a_recorded_result_that_differs_from_re_execution_is_a_mismatch() {
     });
     let report = verify(&forged, &runinfo);
     assert_eq!(report.matched, 4, "{report:?}");
-    assert_eq!(report.mismatches.len(), 1);
-    assert!(
-        report.mismatches[0].what.contains("result differs"),
-        "{:?}",
-        report.mismatches[0]
-    );
+    assert_one_mismatch(&report, "result differs");
 }
 
 #[test]
@@ -166,12 +166,7 @@ fn altered_inputs_no_longer_match_their_key() {
         }
     });
     let report = verify(&forged, &runinfo);
-    assert_eq!(report.mismatches.len(), 1, "{report:?}");
-    assert!(
-        report.mismatches[0].what.contains("does not match"),
-        "{:?}",
-        report.mismatches[0]
-    );
+    assert_one_mismatch(&report, "does not match");
 }
 
 #[test]
@@ -371,12 +366,7 @@ fn a_recorded_failure_verifies_only_with_the_same_kind_and_message() {
         });
         let report = verify(&forged, &runinfo);
         assert_eq!(report.matched, 1, "{report:?}");
-        assert_eq!(report.mismatches.len(), 1, "{report:?}");
-        assert!(
-            report.mismatches[0].what.contains("fails differently"),
-            "{:?}",
-            report.mismatches[0]
-        );
+        assert_one_mismatch(&report, "fails differently");
     }
 }
 
