@@ -97,6 +97,37 @@ fn inspect_lists_apps_and_workflows() {
 }
 
 #[test]
+fn call_refuses_apps_that_take_or_make_files_and_records_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runinfo = tmp.path().join("runinfo");
+    for args in [&["write_chunk", "1", "10"][..], &["count_file", "{}"][..]] {
+        let out = wfrun()
+            .arg("call")
+            .arg(fixtures::module("wordfreq"))
+            .args(args)
+            .arg("--runinfo")
+            .arg(&runinfo)
+            .output()
+            .expect("run wfrun call");
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("takes or makes files"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // Nothing was run, so no run directory was made.
+    let runs = std::fs::read_dir(&runinfo)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with('0'))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(runs, 0);
+}
+
+#[test]
 fn call_prints_json_and_the_second_call_is_a_cache_hit() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let runinfo = tmp.path().join("runinfo");

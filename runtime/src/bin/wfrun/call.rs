@@ -64,6 +64,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         );
     };
+    if module.app_uses_files(&app.name) {
+        bail!(
+            "app `{}` takes or makes files, which `wfrun call` cannot give it (its inputs come \
+             from a workflow's File::input and --input-dir, its outputs are kept with the run): \
+             call it from a workflow with `wfrun run`",
+            app.name
+        );
+    }
     let encoded = encode_args(app, &args.args)?;
     let digests: Vec<ValueDigest> = encoded.iter().map(|a| ValueDigest::of(a)).collect();
     let key = TaskKey::derive(&KeyInputs {
