@@ -16,6 +16,10 @@ doc:
 test:
     cargo test --workspace --locked
 
+# the cross-architecture reruns on aarch64 under qemu (part of `ci`; needs apt for its tools)
+cross:
+    bash scripts/cross-aarch64.sh
+
 # the README's main job: build the Monte Carlo example and run its workflow
 demo:
     cargo run -q --bin wfrun -- run "$(cargo run -q --bin wfrun -- build apps/montecarlo)"

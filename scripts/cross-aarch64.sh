@@ -20,14 +20,21 @@
 # Environment:
 #   WF_CROSS_PROFILE=debug|release  the aarch64 wfrun's cargo profile (default debug: the
 #                                   workspace optimizes every dependency even in dev builds);
+#   WF_CROSS_DEPS_OPT=0|1|2|3       with debug, the opt-level of the aarch64 build's
+#                                   dependencies (default 1; the workspace's is 3). From an
+#                                   empty target directory the whole script took 868 s of CPU
+#                                   with 1 (of which the emulated runs ~146 s) against 1076 s
+#                                   with 3 (runs ~127 s): wasmtime and cranelift build faster,
+#                                   and cranelift compiling under emulation is barely slower;
 #   WF_CROSS_TARGET_DIR=DIR         cargo's target directory for the aarch64 build (target/);
 #   WF_CROSS_WORK=DIR               the scratch directory (default a fresh temp directory,
 #                                   removed on success, kept on failure);
 #   WF_BLESS=1                      rewrite the golden file from the x86-64 runs.
 #
-# Under Debian 12's qemu 7.2 every aarch64 wfrun that starts an engine spends 20-40 s before
-# its first task: qemu-user tracks each reserved guest page, and wasmtime's pooling allocator
-# reserves about 1 TiB of address space (256 slots of 4 GiB). It is emulation cost only.
+# qemu-user tracks every reserved guest page, so an aarch64 wfrun's start costs in proportion
+# to the address space wasmtime's pooling allocator reserves: 4 GiB + guard per instance slot.
+# The engine sizes its pool by the run (a slot per worker plus 4), which under Debian 12's
+# qemu 7.2 makes a start about 1 s instead of 20-30 s with the former fixed 256 slots (1 TiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -48,6 +55,14 @@ fail() {
     exit 1
 }
 
+DEPS_OPT=${WF_CROSS_DEPS_OPT:-1}
+case "$DEPS_OPT" in
+0 | 1 | 2 | 3) ;;
+*)
+    echo "cross-aarch64: WF_CROSS_DEPS_OPT must be 0, 1, 2 or 3, not '$DEPS_OPT'" >&2
+    exit 2
+    ;;
+esac
 case "$PROFILE" in
 debug | release) ;;
 *)
@@ -85,9 +100,15 @@ aarch64-linux-gnu-gcc --version | head -1
 step "build wfrun for x86-64 (debug) and aarch64 ($PROFILE)"
 cargo build --locked --bin wfrun
 profile_flag=()
-[ "$PROFILE" = release ] && profile_flag=(--release)
+if [ "$PROFILE" = release ]; then
+    profile_flag=(--release)
+else
+    profile_flag=(--config "profile.dev.package.\"*\".opt-level=$DEPS_OPT")
+fi
 build_start=$SECONDS
 # Only the wfrun binary, without debug info: the cheapest build that runs the real engine.
+# The cross C compiler and archiver are for dependencies with C code built by the `cc` crate
+# (mimalloc, wfrun's allocator): without them cc would try the host's gcc.
 CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
     CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
     AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
@@ -102,6 +123,10 @@ ARM_BIN=$CROSS_TARGET_DIR/$TARGET/$PROFILE/wfrun
 # wfrun runs in the scratch directory, so that no ./wf.toml of the checkout changes its settings.
 x86() { (cd "$WORK" && "$X86_BIN" "$@"); }
 arm() { (cd "$WORK" && QEMU_LD_PREFIX=$SYSROOT "$QEMU" "$ARM_BIN" "$@"); }
+# The emulated runs and verifies use 2 workers whatever the machine's cores: the engine reserves
+# an instance slot per worker, which qemu pays for at every start (a 64-core runner's default
+# would be 68 slots, ~270 GiB). The worker count enters no key and no output.
+side_jobs() { if [ "$1" = arm ]; then echo "-j 2"; fi; }
 
 echo "cross-aarch64: scratch in $WORK"
 
@@ -158,9 +183,9 @@ run_case() { # SIDE RUNINFO DEST CASE [extra run options...]
     mkdir -p "$dest"
     opts=${opts//@OUT@/$dest/outputs}
     local code=0
-    # shellcheck disable=SC2086 # opts is a word list by design
+    # shellcheck disable=SC2046,SC2086 # opts and side_jobs are word lists by design
     "$side" run "$MODULES/$module.wasm" --entry "$entry" --runinfo "$runinfo" \
-        --checkpoint-mode task_exit $opts "$@" >"$dest/stdout" 2>"$dest/stderr" || code=$?
+        --checkpoint-mode task_exit $(side_jobs "$side") $opts "$@" >"$dest/stdout" 2>"$dest/stderr" || code=$?
     echo "$code" >"$dest/exit"
     [ "$code" = "$expected" ] || {
         cat "$dest/stderr" >&2
@@ -224,8 +249,8 @@ for spec in "${CASES[@]}"; do
     #    result compared bit for bit with the x86-64 record.
     t=$SECONDS
     verify_opts=${spec##*|}
-    # shellcheck disable=SC2086 # verify_opts is a word list by design
-    arm verify "$(cat "$case_dir/x86/run")" --runinfo "$WORK/x86" $verify_opts >"$case_dir/verify.out" 2>&1 || {
+    # shellcheck disable=SC2046,SC2086 # verify_opts and side_jobs are word lists by design
+    arm verify "$(cat "$case_dir/x86/run")" --runinfo "$WORK/x86" $(side_jobs arm) $verify_opts >"$case_dir/verify.out" 2>&1 || {
         cat "$case_dir/verify.out" >&2
         fail "$name: wfrun verify on aarch64 found a mismatch in the x86-64 run"
     }

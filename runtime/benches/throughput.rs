@@ -27,8 +27,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use wf_runtime::{
-    BuildOptions, EngineSettings, Input, LoadedModule, Runner, RunnerConfig, Sandbox, TaskKey,
-    build_guest,
+    BuildOptions, EngineSettings, Input, Limits, LoadedModule, Runner, RunnerConfig, Sandbox,
+    TaskKey, build_guest,
 };
 
 /// The allocator `wfrun` uses (its default `mimalloc` feature), so the library figures are those
@@ -315,7 +315,10 @@ fn lib_spin(bytes: &[u8], workers: usize, rounds: u64) -> BenchResult<Measured> 
 /// `calls` bare `Sandbox::call`s of `noop` (a fresh instance each) on each of `threads` threads
 /// sharing one sandbox: no scheduler, no keys, no records.
 fn sandbox_call(bytes: &[u8], threads: usize, calls: u64) -> BenchResult<Measured> {
-    let sandbox = Sandbox::new(EngineSettings::default(), None)?;
+    let sandbox = Sandbox::new(
+        EngineSettings::for_workers(Limits::default(), threads),
+        None,
+    )?;
     let module = sandbox.load(bytes)?;
     let Input::Value(arg) = Input::value(&42u64) else {
         unreachable!("Input::value makes a value");

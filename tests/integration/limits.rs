@@ -104,3 +104,72 @@ fn a_memory_bomb_hits_the_ceiling() {
     );
     still_usable(&sandbox, &module);
 }
+
+/// A workflow host whose first submission runs the task right away, while the workflow's own
+/// instance is still alive, and keeps what happened.
+struct RunsTaskInside {
+    sandbox: std::sync::Arc<Sandbox>,
+    module: LoadedModule,
+    seen: std::sync::Arc<std::sync::Mutex<Option<TaskRun>>>,
+}
+
+impl wf_runtime::WorkflowHost for RunsTaskInside {
+    fn submit(&mut self, request: wf_abi::SubmitRequest) -> Result<u64, String> {
+        let run = call_raw(&self.sandbox, &self.module, &request.app, &[enc(&1i64)]);
+        *self.seen.lock().expect("not poisoned") = Some(run);
+        Err("stop here".to_owned())
+    }
+    fn wait(&mut self, _future: u64) -> Result<Vec<u8>, String> {
+        Err("nothing was submitted".to_owned())
+    }
+    fn checkpoint(&mut self) -> u64 {
+        0
+    }
+    fn input_file(&mut self, name: &str) -> Result<wf_abi::FileRef, String> {
+        Err(format!("no input file {name}"))
+    }
+}
+
+/// The instance pool is sized by the run (a slot per worker plus spares). Should more instances
+/// be alive at once than it has slots, wasmtime's pool refuses at once: the task fails with an
+/// infrastructure failure (never recorded) that names the pool, rather than hanging or passing
+/// for a guest failure, and the engine runs tasks again once a slot is free.
+#[test]
+fn a_task_beyond_the_instance_slots_fails_clearly() {
+    let (sandbox, module) = load_with(
+        "basics",
+        EngineSettings {
+            max_instances: 1,
+            ..EngineSettings::default()
+        },
+    );
+    let sandbox = std::sync::Arc::new(sandbox);
+    let seen = std::sync::Arc::default();
+    let host = RunsTaskInside {
+        sandbox: sandbox.clone(),
+        module: module.clone(),
+        seen: std::sync::Arc::clone(&seen),
+    };
+    // The workflow holds the only slot while it submits.
+    let workflow = sandbox.run_workflow(&module, "main", Box::new(host));
+    assert!(workflow.is_err(), "its submission was refused");
+    let run = seen
+        .lock()
+        .expect("not poisoned")
+        .take()
+        .expect("the workflow submitted a task");
+    let failure = run.outcome.expect_err("no slot was free");
+    assert_eq!(failure.kind, FailureKind::Infrastructure);
+    assert!(!failure.kind.is_deterministic());
+    assert!(
+        failure
+            .message
+            .contains("all 1 instance slots of the engine are in use"),
+        "names the pool: {}",
+        failure.message
+    );
+    assert_eq!(
+        dec::<i64>(&call_raw(&sandbox, &module, "slow_double", &[enc(&21i64)])),
+        42
+    );
+}

@@ -186,10 +186,7 @@ impl Runner {
             }
             None => None,
         };
-        let settings = EngineSettings {
-            limits: config.limits,
-            ..EngineSettings::default()
-        };
+        let settings = EngineSettings::for_workers(config.limits, config.workers);
         let sandbox = Arc::new(Sandbox::new(settings, artifacts)?);
         Ok(Runner {
             sandbox,

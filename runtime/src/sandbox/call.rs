@@ -7,7 +7,7 @@ use wf_abi::{
 };
 
 use super::engine::EPOCH_TICK;
-use super::failure::{FailureKind, TaskFailure, classify};
+use super::failure::{FailureKind, TaskFailure, classify, instantiation_message};
 use super::host::{TaskState, WorkflowHost};
 use super::loader::{LoadedModule, Sandbox, initialize};
 use super::wasi::{Preopen, Stdio, guest_wasi};
@@ -94,7 +94,10 @@ impl Sandbox {
                 } else {
                     Err(TaskFailure::new(
                         FailureKind::Infrastructure,
-                        format!("could not instantiate: {e:#}"),
+                        format!(
+                            "could not instantiate: {}",
+                            instantiation_message(&e, self.handle.settings.max_instances)
+                        ),
                     ))
                 }
             }
@@ -173,7 +176,10 @@ impl Sandbox {
             )),
             Err(Instantiation(e)) => Err(TaskFailure::new(
                 FailureKind::Infrastructure,
-                format!("could not start the workflow: {e:#}"),
+                format!(
+                    "could not start the workflow: {}",
+                    instantiation_message(&e, self.handle.settings.max_instances)
+                ),
             )),
             Err(Execution(e)) => {
                 let mut evidence = state.evidence;

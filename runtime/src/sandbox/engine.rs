@@ -61,16 +61,36 @@ impl Default for Limits {
 pub struct EngineSettings {
     /// The per-task limits.
     pub limits: Limits,
-    /// How many instances may be alive at once (tasks in flight plus workflows).
+    /// How many instances may be alive at once: tasks in flight, workflows, and modules being
+    /// loaded (loading instantiates a module once to read its apps). Each is a slot of the
+    /// pooling allocator that reserves about 4 GiB of address space when the engine starts, so
+    /// size it by the work, as [`for_workers`](Self::for_workers) does. When every slot is in
+    /// use, a further task or workflow fails at once with an infrastructure failure (never
+    /// recorded) that says so; it does not wait.
     pub max_instances: u32,
 }
 
-impl Default for EngineSettings {
-    fn default() -> Self {
+impl EngineSettings {
+    /// Slots beyond one per worker: the workflow instance, a module being loaded while tasks
+    /// run, and room for an embedder's second workflow.
+    pub const SPARE_INSTANCES: u32 = 4;
+
+    /// Settings for `workers` tasks at once: one slot per worker plus
+    /// [`SPARE_INSTANCES`](Self::SPARE_INSTANCES).
+    pub fn for_workers(limits: Limits, workers: usize) -> EngineSettings {
+        let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
         EngineSettings {
-            limits: Limits::default(),
-            max_instances: 256,
+            limits,
+            max_instances: workers.saturating_add(Self::SPARE_INSTANCES),
         }
+    }
+}
+
+impl Default for EngineSettings {
+    /// Default limits and one slot per core (the default worker count) plus the spares.
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        EngineSettings::for_workers(Limits::default(), cores)
     }
 }
 
@@ -181,7 +201,11 @@ fn engine_config(settings: &EngineSettings) -> Config {
         .parallel_compilation(true);
 
     // Fast instantiation: a pool of slots with copy-on-write memory images, pages kept resident
-    // between tasks and reset with PAGEMAP_SCAN where the kernel has it (DESIGN §6, §7).
+    // between tasks and reset with PAGEMAP_SCAN where the kernel has it (DESIGN §6, §7). The
+    // pool is sized by the run, not fixed: every slot reserves 4 GiB plus guard pages of address
+    // space up front, and under qemu user-mode emulation (scripts/cross-aarch64.sh) the engine's
+    // start costs time and memory in proportion to the reservation (256 slots: about 30 s and
+    // 6 GiB of resident memory there).
     let mut pool = PoolingAllocationConfig::default();
     let memory = usize::try_from(settings.limits.memory_bytes).unwrap_or(usize::MAX);
     pool.total_core_instances(settings.max_instances)
@@ -212,6 +236,14 @@ fn fingerprint(engine: &Engine, settings: &EngineSettings) -> EngineFingerprint 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pool_has_a_slot_per_worker_and_the_spares() {
+        let slots = |workers| EngineSettings::for_workers(Limits::default(), workers).max_instances;
+        assert_eq!(slots(2), 2 + EngineSettings::SPARE_INSTANCES);
+        assert_eq!(slots(0), slots(1), "a run has at least one worker");
+        assert_eq!(slots(usize::MAX), u32::MAX);
+    }
 
     #[test]
     fn fingerprint_follows_metering_settings() {

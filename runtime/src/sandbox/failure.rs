@@ -114,6 +114,32 @@ pub(crate) struct LimitsInForce {
     pub memory_bytes: u64,
 }
 
+/// Whether an instantiation failed because every slot of the engine's pool was in use: the
+/// pooling allocator refuses at once rather than waiting for a slot.
+pub(crate) fn pool_exhausted(error: &wasmtime::Error) -> bool {
+    error.is::<wasmtime::PoolConcurrencyLimitError>()
+}
+
+/// Why an instance could not be made, for people. Not the guest's fault when the pool is full,
+/// so that case names the pool and what to do about it.
+pub(crate) fn instantiation_message(error: &wasmtime::Error, slots: u32) -> String {
+    if pool_exhausted(error) {
+        no_free_slot_message(slots)
+    } else {
+        format!("{error:#}")
+    }
+}
+
+/// The message for a full pool of `slots` instance slots.
+pub(crate) fn no_free_slot_message(slots: u32) -> String {
+    format!(
+        "all {slots} instance slots of the engine are in use (tasks, workflows and module \
+         loads alive at once); the engine has one per worker plus {} spare, see \
+         EngineSettings::max_instances",
+        super::EngineSettings::SPARE_INSTANCES
+    )
+}
+
 /// Classifies a wasmtime error from running a guest. This is the one place that interprets
 /// wasmtime's errors (STYLE: wasmtime errors are classified in one function inside `sandbox`).
 pub(crate) fn classify(

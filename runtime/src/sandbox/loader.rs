@@ -11,6 +11,7 @@ use wf_abi::{
 };
 
 use super::engine::{EngineHandle, EngineSettings, Limits};
+use super::failure::{no_free_slot_message, pool_exhausted};
 use super::host::TaskState;
 use super::wasi::{Stdio, guest_wasi};
 use crate::key::{ModuleDigest, NotWasm, TaskKey};
@@ -74,6 +75,13 @@ pub enum ModuleError {
     /// The engine could not be set up.
     #[error("could not create the wasm engine: {0}")]
     Engine(String),
+    /// Every instance slot of the engine was in use, so the module could not be instantiated to
+    /// read its apps (not the module's fault; see [`EngineSettings::max_instances`]).
+    #[error("could not load the module now: {}", no_free_slot_message(*.slots))]
+    NoFreeSlot {
+        /// The engine's slots.
+        slots: u32,
+    },
 }
 
 /// The sandbox: one engine for the process and the modules loaded into it.
@@ -193,9 +201,15 @@ impl Sandbox {
         })?;
 
         let mut store = self.describe_store();
-        let instance = pre
-            .instantiate(&mut store)
-            .map_err(|e| ModuleError::Invalid(format!("{e:#}")))?;
+        let instance = pre.instantiate(&mut store).map_err(|e| {
+            if pool_exhausted(&e) {
+                ModuleError::NoFreeSlot {
+                    slots: self.handle.settings.max_instances,
+                }
+            } else {
+                ModuleError::Invalid(format!("{e:#}"))
+            }
+        })?;
         initialize(&instance, &mut store).map_err(|e| ModuleError::Invalid(format!("{e:#}")))?;
         let version = instance
             .get_typed_func::<(), i32>(&mut store, EXPORT_ABI_VERSION)

@@ -42,10 +42,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     args.memo.apply(&mut config);
     let bytes = std::fs::read(&args.module)
         .with_context(|| format!("reading {}", args.module.display()))?;
-    let settings = EngineSettings {
-        limits: config.limits,
-        ..EngineSettings::default()
-    };
+    // One task: one slot (plus the spares).
+    let settings = EngineSettings::for_workers(config.limits, 1);
     let runinfo = RunInfo::open(&config.runinfo)?;
     let compiled = CompiledCache::open(&runinfo)?;
     let sandbox = Sandbox::new(settings, Some(Arc::new(compiled)))?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use wf_runtime::{EngineSettings, Sandbox, signature};
+use wf_runtime::{EngineSettings, Limits, Sandbox, signature};
 
 /// List a module's apps and workflows.
 #[derive(Debug, clap::Args)]
@@ -19,7 +19,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&args.module)
         .with_context(|| format!("reading {}", args.module.display()))?;
-    let sandbox = Sandbox::new(EngineSettings::default(), None)?;
+    // Loading instantiates the module once: one slot (plus the spares) is plenty.
+    let sandbox = Sandbox::new(EngineSettings::for_workers(Limits::default(), 1), None)?;
     let module = sandbox
         .load(&bytes)
         .with_context(|| format!("loading {}", args.module.display()))?;
