@@ -19,7 +19,7 @@ macro_rules! digest_newtype {
         pub struct $name(pub [u8; 32]);
 
         /// A digest is uniformly distributed already: hash maps get its first eight bytes (equal
-        /// digests stay equal), and [`DigestMap`] uses them as they are.
+        /// digests stay equal), and the engine's digest-keyed maps use them as they are.
         impl std::hash::Hash for $name {
             fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
                 state.write_u64(digest_prefix(&self.0));
