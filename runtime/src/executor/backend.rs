@@ -171,15 +171,6 @@ fn worker(
 
 impl Backend for LocalBackend {
     fn register(&self, module: &LoadedModule) {
-        // Called on every submission: a shared lock answers the common case (known already)
-        // without stalling the workers' lookups.
-        if self
-            .modules
-            .read()
-            .is_ok_and(|modules| modules.contains_key(&module.digest()))
-        {
-            return;
-        }
         if let Ok(mut modules) = self.modules.write() {
             modules
                 .entry(module.digest())

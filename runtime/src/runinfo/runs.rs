@@ -97,24 +97,13 @@ impl RunInfo {
             .map_err(|e| StoreError::io("lock", &lock_path)(e.into()))?;
         let lock = Arc::new(lock);
 
-        for sub in [CHECKPOINT_DIR, TASKS_DIR] {
-            dir.create_dir(sub)
-                .map_err(StoreError::io("create directory", path.join(sub)))?;
-        }
-        let checkpoint_path = path.join(CHECKPOINT_DIR);
-        let checkpoint = dir
-            .open_dir(CHECKPOINT_DIR)
-            .map_err(StoreError::io("open", &checkpoint_path))?;
-        checkpoint.create_dir(BLOBS_DIR).map_err(StoreError::io(
-            "create directory",
-            checkpoint_path.join(BLOBS_DIR),
-        ))?;
+        let (checkpoint, checkpoint_path) = lay_out_run(&dir, &path)?;
         // The log, the run and its entry in the root become durable with the log's first sync
         // (the executor's commit thread does it as it starts, off the workflow's path); a
         // machine crash before then leaves at most a run without records (a later `--resume`
         // warns about a missing or empty log and goes on).
         let clone = |d: &Dir, p: &Path| d.try_clone().map_err(StoreError::io("open", p));
-        let durable_with_first_commit = vec![
+        let durable_with_first_sync = vec![
             (
                 clone(&checkpoint, &checkpoint_path)?,
                 checkpoint_path.clone(),
@@ -126,7 +115,7 @@ impl RunInfo {
             &checkpoint,
             &checkpoint_path,
             Some(lock.clone()),
-            durable_with_first_commit,
+            durable_with_first_sync,
         )?;
         let tasks = dir
             .open_dir(TASKS_DIR)
@@ -408,4 +397,22 @@ impl RunHandle {
             source,
         }
     }
+}
+
+/// Creates the inside of a new run directory `dir` (named `path`): `checkpoint/` with its
+/// `blobs/`, and `tasks/`; answers the checkpoint directory and its path.
+pub(super) fn lay_out_run(dir: &Dir, path: &Path) -> Result<(Dir, PathBuf), StoreError> {
+    for sub in [CHECKPOINT_DIR, TASKS_DIR] {
+        dir.create_dir(sub)
+            .map_err(StoreError::io("create directory", path.join(sub)))?;
+    }
+    let checkpoint_path = path.join(CHECKPOINT_DIR);
+    let checkpoint = dir
+        .open_dir(CHECKPOINT_DIR)
+        .map_err(StoreError::io("open", &checkpoint_path))?;
+    checkpoint.create_dir(BLOBS_DIR).map_err(StoreError::io(
+        "create directory",
+        checkpoint_path.join(BLOBS_DIR),
+    ))?;
+    Ok((checkpoint, checkpoint_path))
 }

@@ -18,11 +18,11 @@ use serde::Serialize;
 
 use super::plan::{COMPACT_TEMP_PREFIX, CollectionPlan, Fate, REMOVE_TEMP_PREFIX};
 use crate::runinfo::atomic_file::{sync_dir, write_atomically};
-use crate::runinfo::blobs::{BLOBS_DIR, Referenced};
+use crate::runinfo::blobs::Referenced;
 use crate::runinfo::error::StoreError;
 use crate::runinfo::lineage::{LINEAGE_FILE, MERGED_FILE, lineage_line};
 use crate::runinfo::run_id::RunId;
-use crate::runinfo::runs::{CHECKPOINT_DIR, SUMMARY_FILE, TASKS_DIR};
+use crate::runinfo::runs::{SUMMARY_FILE, lay_out_run};
 use crate::runinfo::writer::CheckpointWriter;
 
 /// What a collection did.
@@ -135,18 +135,7 @@ impl CollectionPlan<'_> {
         let dir = root
             .open_dir(&temp)
             .map_err(StoreError::io("open", &temp_path))?;
-        for sub in [CHECKPOINT_DIR, TASKS_DIR] {
-            dir.create_dir(sub)
-                .map_err(StoreError::io("create directory", temp_path.join(sub)))?;
-        }
-        let checkpoint_path = temp_path.join(CHECKPOINT_DIR);
-        let checkpoint = dir
-            .open_dir(CHECKPOINT_DIR)
-            .map_err(StoreError::io("open", &checkpoint_path))?;
-        checkpoint.create_dir(BLOBS_DIR).map_err(StoreError::io(
-            "create directory",
-            checkpoint_path.join(BLOBS_DIR),
-        ))?;
+        let (checkpoint, checkpoint_path) = lay_out_run(&dir, &temp_path)?;
 
         let mut writer = CheckpointWriter::create(&checkpoint, &checkpoint_path, None)?;
         let target = writer.blobs().clone();
