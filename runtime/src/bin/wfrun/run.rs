@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -179,12 +180,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let session = runner.start(&format!("workflow {entry} of {}", args.module.display()))?;
     let interrupted = watch_signals()?;
-    let done = AtomicBool::new(false);
+    let done = Done::default();
     let outcome = std::thread::scope(|scope| {
         scope.spawn(|| show_progress(&session, &done));
         scope.spawn(|| flush_on_signal(&session, &interrupted, &done));
         let outcome = session.run_workflow(&module, entry);
-        done.store(true, Ordering::Relaxed);
+        done.set();
         outcome
     });
     if let Some(dir) = &settings.output_dir {
@@ -257,6 +258,40 @@ fn load_checkpoints(runner: &Runner, resume: bool, dirs: &[PathBuf]) -> anyhow::
     Ok(table)
 }
 
+/// The end of the workflow, which the progress and signal threads wait on: setting it wakes them
+/// at once, so a short run does not wait out their sleep before the process can end.
+#[derive(Default)]
+struct Done {
+    flag: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Done {
+    fn set(&self) {
+        *self
+            .flag
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits until the workflow ended or `timeout` passed; true if it ended.
+    fn wait(&self, timeout: Duration) -> bool {
+        let flag = self
+            .flag
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (flag, _) = self
+            .changed
+            .wait_timeout_while(flag, timeout, |done| !*done)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *flag
+    }
+}
+
+/// How often the signal thread looks at the flag the signal handlers set.
+const SIGNAL_POLL: Duration = Duration::from_millis(20);
+
 /// SIGINT and SIGTERM set a flag instead of killing the process at once.
 fn watch_signals() -> anyhow::Result<Arc<AtomicBool>> {
     let flag = Arc::new(AtomicBool::new(false));
@@ -269,9 +304,8 @@ fn watch_signals() -> anyhow::Result<Arc<AtomicBool>> {
 /// On SIGINT/SIGTERM: write every pending record durably, cancel the tasks queued elsewhere
 /// (Slurm jobs), then end the process (exit 130): nothing a finished task computed is lost,
 /// whatever the checkpoint mode, and nothing is left in a batch queue.
-fn flush_on_signal(session: &Session<'_>, interrupted: &AtomicBool, done: &AtomicBool) {
-    while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(20));
+fn flush_on_signal(session: &Session<'_>, interrupted: &AtomicBool, done: &Done) {
+    while !done.wait(SIGNAL_POLL) {
         if interrupted.load(Ordering::Relaxed) {
             let written = session.flush();
             session.cancel();
@@ -322,7 +356,7 @@ fn show_failed_logs(runinfo: &RunInfo, report: &RunReport) {
 }
 
 /// Live progress on a terminal; a plain line every few seconds otherwise.
-fn show_progress(session: &Session<'_>, done: &AtomicBool) {
+fn show_progress(session: &Session<'_>, done: &Done) {
     let terminal = std::io::stderr().is_terminal();
     let start = Instant::now();
     let tick = if terminal {
@@ -330,14 +364,8 @@ fn show_progress(session: &Session<'_>, done: &AtomicBool) {
     } else {
         Duration::from_secs(5)
     };
-    let mut last_print = Instant::now();
     let mut printed = false;
-    while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(20));
-        if last_print.elapsed() < tick {
-            continue;
-        }
-        last_print = Instant::now();
+    while !done.wait(tick) {
         let line = progress_line(&session.counts(), start.elapsed());
         if terminal {
             eprint!("\r\x1b[2K{line}");
