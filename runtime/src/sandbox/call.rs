@@ -10,7 +10,7 @@ use super::engine::EPOCH_TICK;
 use super::failure::{FailureKind, TaskFailure, classify, instantiation_message};
 use super::host::{TaskState, WorkflowHost};
 use super::loader::{LoadedModule, Sandbox, initialize};
-use super::wasi::{Preopen, Stdio, guest_wasi};
+use super::wasi::{LazyWasi, Preopen, Stdio};
 use crate::key::TaskKey;
 
 /// What one execution of a task produced.
@@ -55,9 +55,13 @@ impl Sandbox {
             };
         }
         let limits = self.limits();
-        let (wasi, captured) = match guest_wasi(key, Stdio::Capture, preopens) {
-            Ok(wasi) => wasi,
-            Err(message) => return TaskRun::infrastructure(message),
+        let wasi = if preopens.is_empty() {
+            LazyWasi::new(*key, Stdio::Capture)
+        } else {
+            match LazyWasi::with_preopens(*key, Stdio::Capture, preopens) {
+                Ok(wasi) => wasi,
+                Err(message) => return TaskRun::infrastructure(message),
+            }
         };
         let mut store = Store::new(
             &self.handle.engine,
@@ -107,7 +111,7 @@ impl Sandbox {
                 Err(classify(&e, &evidence, limits.in_force()))
             }
         };
-        let (stdout, stderr) = captured.map(|c| c.take()).unwrap_or_default();
+        let (stdout, stderr) = state.wasi.into_output();
         TaskRun {
             outcome,
             stdout,
@@ -141,9 +145,7 @@ impl Sandbox {
                 .finalize()
                 .as_bytes(),
         );
-        let (wasi, _) = guest_wasi(&seed, Stdio::Inherit, &[])
-            .map_err(|message| TaskFailure::new(FailureKind::Infrastructure, message))?;
-        let mut state = TaskState::new(wasi, limits.memory_bytes);
+        let mut state = TaskState::new(LazyWasi::new(seed, Stdio::Inherit), limits.memory_bytes);
         state.workflow = Some(host);
         let mut store = Store::new(&self.handle.engine, state);
         store.limiter(|state| &mut state.ceiling);

@@ -141,7 +141,7 @@ impl EngineHandle {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut TaskState| {
-            &mut state.wasi
+            state.wasi.ctx()
         })?;
         add_host_functions(&mut linker)?;
         let fingerprint = fingerprint(&engine, &settings);

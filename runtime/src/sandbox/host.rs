@@ -1,7 +1,6 @@
 //! The state a guest's store carries and the `wf` host functions it may import (wf-abi).
 
 use wasmtime::{Caller, Linker, Memory, ResourceLimiter};
-use wasmtime_wasi::p1::WasiP1Ctx;
 use wf_abi::{
     IMPORT_CHECKPOINT, IMPORT_INPUT_FILE, IMPORT_MODULE, IMPORT_OUTPUT, IMPORT_PANIC,
     IMPORT_SUBMIT, IMPORT_TAKE, IMPORT_TAKE_LEN, IMPORT_WAIT, STATUS_APP_ERROR, STATUS_OK,
@@ -9,6 +8,7 @@ use wf_abi::{
 };
 
 use super::failure::CallEvidence;
+use super::wasi::LazyWasi;
 
 /// The most bytes a guest may hand the host in one message (an output, a panic, a submit).
 const MAX_MESSAGE: usize = 1 << 30;
@@ -58,7 +58,7 @@ impl ResourceLimiter for MemoryCeiling {
 
 /// Everything one guest instance's store holds.
 pub(crate) struct TaskState {
-    pub wasi: WasiP1Ctx,
+    pub wasi: LazyWasi,
     pub ceiling: MemoryCeiling,
     pub evidence: CallEvidence,
     /// The answer the guest sent through `wf.output`.
@@ -73,7 +73,7 @@ pub(crate) struct TaskState {
 }
 
 impl TaskState {
-    pub fn new(wasi: WasiP1Ctx, memory_limit: u64) -> Self {
+    pub fn new(wasi: LazyWasi, memory_limit: u64) -> Self {
         TaskState {
             wasi,
             ceiling: MemoryCeiling {

@@ -13,7 +13,7 @@ use wf_abi::{
 use super::engine::{EngineHandle, EngineSettings, Limits};
 use super::failure::{no_free_slot_message, pool_exhausted};
 use super::host::TaskState;
-use super::wasi::{Stdio, guest_wasi};
+use super::wasi::{LazyWasi, Stdio};
 use crate::key::{ModuleDigest, NotWasm, TaskKey};
 
 /// Where compiled modules are kept between processes. Implemented by the runinfo store; the
@@ -272,12 +272,12 @@ impl Sandbox {
     }
 
     fn describe_store(&self) -> Store<TaskState> {
-        let (wasi, _) = guest_wasi(&TaskKey([0; 32]), Stdio::Capture, &[]).unwrap_or_else(|_| {
-            unreachable!("a context without preopened directories cannot fail to build")
-        });
         let mut store = Store::new(
             &self.handle.engine,
-            TaskState::new(wasi, self.limits().memory_bytes),
+            TaskState::new(
+                LazyWasi::new(TaskKey([0; 32]), Stdio::Capture),
+                self.limits().memory_bytes,
+            ),
         );
         store.limiter(|state| &mut state.ceiling);
         if self.limits().fuel.is_some() {

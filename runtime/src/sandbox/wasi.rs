@@ -103,6 +103,7 @@ impl CapturedOutput {
 }
 
 /// Where a guest's stdout and stderr go.
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Stdio {
     /// Captured in memory, for a task's log.
     Capture,
@@ -121,9 +122,74 @@ pub struct Preopen {
     pub writable: bool,
 }
 
+/// A guest's WASI context, built on its first WASI call: most tasks make none (an app that only
+/// computes on its arguments), and building one — clocks, two seeded random streams, output
+/// pipes — is a good share of what a small task costs. Built late or early, it is the same
+/// context: its clocks start at their first reading and its randomness at the start of the
+/// streams `seed` gives.
+pub(crate) struct LazyWasi {
+    seed: TaskKey,
+    stdio: Stdio,
+    built: Option<(WasiP1Ctx, Option<CapturedOutput>)>,
+}
+
+impl LazyWasi {
+    /// A context for a guest with no host directories, built when first used.
+    pub fn new(seed: TaskKey, stdio: Stdio) -> Self {
+        LazyWasi {
+            seed,
+            stdio,
+            built: None,
+        }
+    }
+
+    /// A context with host directories, built now: giving a directory can fail, and that is
+    /// reported before the guest starts, not at its first file access.
+    pub fn with_preopens(
+        seed: TaskKey,
+        stdio: Stdio,
+        preopens: &[Preopen],
+    ) -> Result<Self, String> {
+        let built = guest_wasi(&seed, stdio, preopens)?;
+        Ok(LazyWasi {
+            seed,
+            stdio,
+            built: Some(built),
+        })
+    }
+
+    /// The context, built now if the guest had not used WASI yet.
+    pub fn ctx(&mut self) -> &mut WasiP1Ctx {
+        let (seed, stdio) = (self.seed, self.stdio);
+        &mut self
+            .built
+            .get_or_insert_with(|| {
+                guest_wasi(&seed, stdio, &[]).unwrap_or_else(|_| {
+                    unreachable!("a context without host directories cannot fail to build")
+                })
+            })
+            .0
+    }
+
+    /// Whether the guest used WASI (the context was built).
+    #[cfg(test)]
+    pub fn is_built(&self) -> bool {
+        self.built.is_some()
+    }
+
+    /// What the guest wrote to its captured stdout and stderr (empty if it never used WASI or
+    /// its output was not captured).
+    pub fn into_output(self) -> (Vec<u8>, Vec<u8>) {
+        self.built
+            .and_then(|(_, captured)| captured)
+            .map(CapturedOutput::take)
+            .unwrap_or_default()
+    }
+}
+
 /// A WASI context for one guest: nothing ambient, everything that varies derived from `seed`,
 /// and only the directories in `preopens`.
-pub(crate) fn guest_wasi(
+fn guest_wasi(
     seed: &TaskKey,
     stdio: Stdio,
     preopens: &[Preopen],
@@ -183,6 +249,17 @@ mod tests {
             HostWallClock::now(&clock),
             VIRTUAL_EPOCH + Duration::from_nanos(2 * TICK_NANOS)
         );
+    }
+
+    #[test]
+    fn a_lazy_context_is_built_on_first_use_only() {
+        let mut wasi = LazyWasi::new(TaskKey([3; 32]), Stdio::Capture);
+        assert!(!wasi.is_built());
+        let _ = wasi.ctx();
+        assert!(wasi.is_built());
+        assert_eq!(wasi.into_output(), (Vec::new(), Vec::new()));
+        let unused = LazyWasi::new(TaskKey([3; 32]), Stdio::Capture);
+        assert_eq!(unused.into_output(), (Vec::new(), Vec::new()));
     }
 
     #[test]
