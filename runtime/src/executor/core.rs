@@ -188,6 +188,11 @@ impl Shared {
         written
     }
 
+    /// Whether tasks are running (their records may come soon).
+    pub fn tasks_running(&self) -> bool {
+        self.lock().counts().running > 0
+    }
+
     /// The committer made a batch of records durable.
     pub fn on_committed(&self, batch: Vec<Pending>, durable: u64, error: Option<StoreError>) {
         let mut core = self.lock();

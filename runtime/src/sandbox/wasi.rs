@@ -130,7 +130,9 @@ pub struct Preopen {
 pub(crate) struct LazyWasi {
     seed: TaskKey,
     stdio: Stdio,
-    built: Option<(WasiP1Ctx, Option<CapturedOutput>)>,
+    /// Boxed: a context is large, and the state holding this is moved into and out of its store
+    /// on every task.
+    built: Option<Box<(WasiP1Ctx, Option<CapturedOutput>)>>,
 }
 
 impl LazyWasi {
@@ -154,7 +156,7 @@ impl LazyWasi {
         Ok(LazyWasi {
             seed,
             stdio,
-            built: Some(built),
+            built: Some(Box::new(built)),
         })
     }
 
@@ -164,9 +166,9 @@ impl LazyWasi {
         &mut self
             .built
             .get_or_insert_with(|| {
-                guest_wasi(&seed, stdio, &[]).unwrap_or_else(|_| {
+                Box::new(guest_wasi(&seed, stdio, &[]).unwrap_or_else(|_| {
                     unreachable!("a context without host directories cannot fail to build")
-                })
+                }))
             })
             .0
     }
@@ -181,7 +183,7 @@ impl LazyWasi {
     /// its output was not captured).
     pub fn into_output(self) -> (Vec<u8>, Vec<u8>) {
         self.built
-            .and_then(|(_, captured)| captured)
+            .and_then(|built| built.1)
             .map(CapturedOutput::take)
             .unwrap_or_default()
     }
