@@ -128,25 +128,37 @@ impl RunReport {
 impl TaskReport {
     /// This task as compact JSON, as serde would write it.
     fn write_json_line(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        write!(out, "{{\"id\":{},\"app\":", self.id).map_err(serde_json::Error::io)?;
+        let mut digits = itoa::Buffer::new();
+        out.extend_from_slice(b"{\"id\":");
+        out.extend_from_slice(digits.format(self.id).as_bytes());
+        out.extend_from_slice(b",\"app\":");
         json_str(out, &self.app)?;
         out.extend_from_slice(b",\"key\":");
         json_str(out, &self.key)?;
-        out.extend_from_slice(b",\"status\":");
-        serde_json::to_writer(&mut *out, &self.status)?;
-        write!(out, ",\"attempts\":{},\"seconds\":", self.attempts)
-            .map_err(serde_json::Error::io)?;
+        out.extend_from_slice(match self.status {
+            TaskStatusReport::Executed => b",\"status\":\"executed\"",
+            TaskStatusReport::Cached => b",\"status\":\"cached\"",
+            TaskStatusReport::Failed => b",\"status\":\"failed\"",
+            TaskStatusReport::Pending => b",\"status\":\"pending\"",
+        });
+        out.extend_from_slice(b",\"attempts\":");
+        out.extend_from_slice(digits.format(self.attempts).as_bytes());
+        out.extend_from_slice(b",\"seconds\":");
         serde_json::to_writer(&mut *out, &self.seconds)?;
         if let Some(error) = &self.error {
             out.extend_from_slice(b",\"error\":");
             serde_json::to_writer(&mut *out, error)?;
         }
         if let Some(worker) = self.worker {
-            write!(out, ",\"worker\":{worker}").map_err(serde_json::Error::io)?;
+            out.extend_from_slice(b",\"worker\":");
+            out.extend_from_slice(digits.format(worker).as_bytes());
         }
-        for (name, value) in [("start", self.start), ("end", self.end)] {
+        for (name, value) in [
+            (&b",\"start\":"[..], self.start),
+            (&b",\"end\":"[..], self.end),
+        ] {
             if let Some(value) = value {
-                write!(out, ",\"{name}\":").map_err(serde_json::Error::io)?;
+                out.extend_from_slice(name);
                 serde_json::to_writer(&mut *out, &value)?;
             }
         }
