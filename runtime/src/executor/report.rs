@@ -1,8 +1,6 @@
 //! What a run reports: the summary `wfrun runs` and `wfrun show` print, stored as the run's
 //! `summary.json`.
 
-use std::io::Write;
-
 use serde::{Deserialize, Serialize};
 
 /// How a task ended.

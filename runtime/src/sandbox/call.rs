@@ -1,6 +1,6 @@
 //! Running one task: a fresh instance per call, limits armed, output captured.
 
-use wasmtime::Store;
+use wasmtime::{Extern, ModuleExport, Store};
 use wf_abi::{
     APP_EXPORT_PREFIX, CallInput, EXPORT_ALLOC, STATUS_APP_ERROR, STATUS_BAD_INPUT, STATUS_OK,
     WORKFLOW_EXPORT_PREFIX,
@@ -204,18 +204,32 @@ fn run_app(
     args: &[&[u8]],
     store: &mut Store<TaskState>,
 ) -> Result<i32, CallError> {
+    let exports = &module.0.exports;
     let instance = module
         .0
         .pre
         .instantiate(&mut *store)
         .map_err(Instantiation)?;
-    initialize(&instance, store).map_err(Execution)?;
+    let export = |store: &mut Store<TaskState>, handle: Option<&ModuleExport>| {
+        handle.and_then(|handle| instance.get_module_export(&mut *store, handle))
+    };
+    if let Some(init) = export(store, exports.initialize.as_ref()).and_then(Extern::into_func) {
+        init.typed::<(), ()>(&*store)
+            .and_then(|init| init.call(&mut *store, ()))
+            .map_err(Execution)?;
+    }
     let input = postcard::to_allocvec(&CallInput {
         args: args.to_vec(),
     })
     .map_err(|e| Instantiation(wasmtime::format_err!("encoding the call: {e}")))?;
-    let alloc = instance
-        .get_typed_func::<i32, i32>(&mut *store, EXPORT_ALLOC)
+    let alloc = export(store, exports.alloc.as_ref())
+        .and_then(Extern::into_func)
+        .ok_or_else(|| {
+            Instantiation(wasmtime::format_err!(
+                "the module exports no function `{EXPORT_ALLOC}`"
+            ))
+        })?
+        .typed::<i32, i32>(&*store)
         .map_err(Instantiation)?;
     let len = i32::try_from(input.len()).map_err(|_| {
         Instantiation(wasmtime::format_err!(
@@ -224,8 +238,8 @@ fn run_app(
         ))
     })?;
     let ptr = alloc.call(&mut *store, len).map_err(Execution)?;
-    let memory = instance
-        .get_memory(&mut *store, "memory")
+    let memory = export(store, exports.memory.as_ref())
+        .and_then(Extern::into_memory)
         .ok_or_else(|| Instantiation(wasmtime::format_err!("the module exports no memory")))?;
     memory
         .write(&mut *store, ptr as u32 as usize, &input)
@@ -234,9 +248,14 @@ fn run_app(
                 "`{EXPORT_ALLOC}` returned a buffer outside memory"
             ))
         })?;
-    let export = format!("{APP_EXPORT_PREFIX}{app}");
-    let func = instance
-        .get_typed_func::<(i32, i32), i32>(&mut *store, &export)
+    let func = export(store, exports.apps.get(app))
+        .and_then(Extern::into_func)
+        .ok_or_else(|| {
+            Instantiation(wasmtime::format_err!(
+                "the module exports no function `{APP_EXPORT_PREFIX}{app}`"
+            ))
+        })?
+        .typed::<(i32, i32), i32>(&*store)
         .map_err(Instantiation)?;
     func.call(&mut *store, (ptr, len)).map_err(Execution)
 }

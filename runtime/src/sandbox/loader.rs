@@ -1,10 +1,10 @@
 //! Loading modules: digest, compile (or load the cached artifact), check the SDK's ABI, read the
 //! apps' descriptors, and keep one `InstancePre` per module.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use wasmtime::{InstancePre, Module, Store};
+use wasmtime::{InstancePre, Module, ModuleExport, Store};
 use wf_abi::{
     ABI_VERSION, APP_EXPORT_PREFIX, AppDescriptor, DESCRIBE_EXPORT_PREFIX, EXPORT_ABI_VERSION,
     EXPORT_ALLOC, WORKFLOW_EXPORT_PREFIX,
@@ -109,6 +109,8 @@ pub(crate) struct ModuleInner {
     pub workflows: Vec<String>,
     /// Apps that take or return files (their schemas mention `wf_guest::File`).
     pub file_apps: std::collections::BTreeSet<String>,
+    /// The exports every task calls, found by name once here rather than in every instance.
+    pub exports: TaskExports,
     pub from_cache: bool,
     /// The module's bytes, so that a run can keep them with its checkpoint.
     pub bytes: Arc<[u8]>,
@@ -260,12 +262,14 @@ impl Sandbox {
             })
             .map(|app| app.name.clone())
             .collect();
+        let exports = TaskExports::find(pre.module(), apps.keys());
         Ok(LoadedModule(Arc::new(ModuleInner {
             digest,
             pre,
             apps,
             workflows,
             file_apps,
+            exports,
             from_cache,
             bytes: Arc::from(bytes),
         })))
@@ -323,6 +327,32 @@ impl Sandbox {
 
 /// Runs a reactor module's `_initialize` (static constructors), which WASI requires before any
 /// other export is called.
+/// Handles to the exports a task's instance is called through: looking one up by handle skips
+/// hashing its name in every instance.
+pub(crate) struct TaskExports {
+    pub initialize: Option<ModuleExport>,
+    pub alloc: Option<ModuleExport>,
+    pub memory: Option<ModuleExport>,
+    /// Each app's entry point, by app name.
+    pub apps: HashMap<String, ModuleExport>,
+}
+
+impl TaskExports {
+    fn find<'a>(module: &Module, apps: impl Iterator<Item = &'a String>) -> TaskExports {
+        TaskExports {
+            initialize: module.get_export_index("_initialize"),
+            alloc: module.get_export_index(EXPORT_ALLOC),
+            memory: module.get_export_index("memory"),
+            apps: apps
+                .filter_map(|app| {
+                    let export = module.get_export_index(&format!("{APP_EXPORT_PREFIX}{app}"))?;
+                    Some((app.clone(), export))
+                })
+                .collect(),
+        }
+    }
+}
+
 pub(crate) fn initialize(
     instance: &wasmtime::Instance,
     store: &mut Store<TaskState>,
