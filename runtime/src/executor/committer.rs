@@ -82,7 +82,13 @@ impl Committer {
     pub fn stop(&mut self) {
         let _ = self.tx.send(Message::Stop);
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            // The commit thread holds the run for a moment while it asks whether tasks are
+            // running and while it resolves a batch: if the session was dropped meanwhile, the
+            // run — and this handle — end on that thread, which then reads the `Stop` just sent
+            // and ends by itself. It must not join itself.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 }
