@@ -120,9 +120,8 @@ fn task_exit_killed_then_resumed_reruns_none_of_the_resolved_tasks() {
 }
 
 #[test]
-fn every_n_finished_killed_then_resumed_reuses_exactly_its_whole_batches() {
+fn every_n_finished_killed_then_resumed_reruns_exactly_what_it_had_not_recorded() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let n = 10;
     let resolved = kill_half_way(
         tmp.path(),
         &[
@@ -145,12 +144,12 @@ fn every_n_finished_killed_then_resumed_reuses_exactly_its_whole_batches() {
         .and_then(|count| count.parse().ok())
         .unwrap_or_else(|| panic!("the resumed run says what it loaded: {stderr}"));
     // In this mode futures do not wait for their records, so how far the commit thread got
-    // before the kill depends on the machine's load; what must hold whatever the load: records
-    // are written in whole batches of n, at least one batch was durable by the time 80 tasks had
-    // resolved one after another, and the rerun executes exactly the tasks not recorded.
-    assert_eq!(recorded % n, 0, "whole batches: {recorded} records");
+    // before the kill depends on the machine's load, and a SIGKILL can cut the write of a batch
+    // between pages (each record is checksummed: a cut one is dropped, whole ones are kept). What
+    // must hold whatever the load: something was durable by the time 80 tasks had resolved one
+    // after another, and the rerun executes exactly the tasks not recorded.
     assert!(
-        (n..=TASKS).contains(&recorded),
+        (1..=TASKS).contains(&recorded),
         "{recorded} records after {} resolved",
         resolved.len()
     );
