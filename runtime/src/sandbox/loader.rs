@@ -325,8 +325,6 @@ impl Sandbox {
     }
 }
 
-/// Runs a reactor module's `_initialize` (static constructors), which WASI requires before any
-/// other export is called.
 /// Handles to the exports a task's instance is called through: looking one up by handle skips
 /// hashing its name in every instance.
 pub(crate) struct TaskExports {
@@ -353,6 +351,8 @@ impl TaskExports {
     }
 }
 
+/// Runs a reactor module's `_initialize` (static constructors), which WASI requires before any
+/// other export is called.
 pub(crate) fn initialize(
     instance: &wasmtime::Instance,
     store: &mut Store<TaskState>,
