@@ -138,6 +138,21 @@ fn receive(message: Message, batch: &mut Vec<Pending>, modules: &mut Modules) ->
     false
 }
 
+/// Files the messages already queued, up to a full batch.
+fn drain(
+    rx: &Receiver<Message>,
+    batch: &mut Vec<Pending>,
+    modules: &mut Modules,
+    stopping: &mut bool,
+) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(message) => *stopping |= receive(message, batch, modules),
+            Err(_) => break,
+        }
+    }
+}
+
 fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Shared>) {
     // Make the new run durable now (its log's header, its directory, its entry in the runinfo),
     // here rather than on the workflow's path: the first batch then waits for one fsync, not
@@ -153,12 +168,7 @@ fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Share
             Err(_) => stopping = true,
         }
         // Everything that arrived while the last fsync ran goes into this one.
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(message) => stopping |= receive(message, &mut batch, &mut modules),
-                Err(_) => break,
-            }
-        }
+        drain(rx, &mut batch, &mut modules, &mut stopping);
         if !stopping
             && !batch.is_empty()
             && batch.len() < LINGER_BATCH
@@ -166,17 +176,15 @@ fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Share
                 .upgrade()
                 .is_some_and(|shared| shared.tasks_running())
         {
-            let deadline = Instant::now() + last_commit.min(MAX_LINGER);
-            while !stopping && batch.len() < LINGER_BATCH {
-                match rx.recv_deadline(deadline) {
-                    Ok(message) => stopping |= receive(message, &mut batch, &mut modules),
-                    Err(_) => break,
-                }
-            }
+            // Sleep, then take what came: a receiver blocked on the channel is woken by every
+            // send (a futex wake on the worker's side, a context switch on this one), a
+            // sleeping one by none.
+            std::thread::sleep(last_commit.min(MAX_LINGER));
+            drain(rx, &mut batch, &mut modules, &mut stopping);
         }
         if batch.is_empty() {
             if stopping && let (Some(e), Some(shared)) = (unsynced.take(), shared.upgrade()) {
-                shared.on_committed(Vec::new(), 0, Some(e));
+                shared.on_committed(&mut Vec::new(), 0, Some(e));
             }
             continue;
         }
@@ -188,11 +196,7 @@ fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Share
             return;
         };
         let count = batch.len() as u64;
-        shared.on_committed(
-            std::mem::take(&mut batch),
-            if error.is_none() { count } else { 0 },
-            error,
-        );
+        shared.on_committed(&mut batch, if error.is_none() { count } else { 0 }, error);
     }
 }
 

@@ -194,12 +194,15 @@ impl Shared {
     }
 
     /// The committer made a batch of records durable.
-    pub fn on_committed(&self, batch: Vec<Pending>, durable: u64, error: Option<StoreError>) {
+    /// Empties `batch`; its records are dropped after the core's lock is released.
+    pub fn on_committed(&self, batch: &mut Vec<Pending>, durable: u64, error: Option<StoreError>) {
         let mut core = self.lock();
         core.on_committed(batch, durable, error);
         if core.waiters > 0 {
             self.changed.notify_all();
         }
+        drop(core);
+        batch.clear();
     }
 
     /// A worker finished a job. Waiters are woken only when a task ended: with `task_exit` a
@@ -473,18 +476,17 @@ impl Core {
         (self.sent, self.durable)
     }
 
-    /// The committer made a batch durable (or failed to): resolve its tasks that waited.
-    fn on_committed(&mut self, batch: Vec<Pending>, durable: u64, error: Option<StoreError>) {
+    /// The committer made a batch durable (or failed to): resolve its tasks that waited,
+    /// taking their results.
+    fn on_committed(&mut self, batch: &mut [Pending], durable: u64, error: Option<StoreError>) {
         if let Some(e) = error {
             self.store_error.get_or_insert(e);
         }
         self.durable += durable;
         let mut actions = std::mem::take(&mut self.actions);
-        for pending in batch {
-            if pending.resolve {
-                self.sched
-                    .on_finished(pending.task, pending.result, &mut actions);
-            }
+        for pending in batch.iter_mut().filter(|p| p.resolve) {
+            let result = std::mem::take(&mut pending.result);
+            self.sched.on_finished(pending.task, result, &mut actions);
         }
         self.actions = actions;
         self.process();
