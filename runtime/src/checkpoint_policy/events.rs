@@ -12,7 +12,7 @@ impl CheckpointPolicy {
     /// group, which then waits for it. Cannot write anything, as the task has not ended.
     pub fn on_submit(&mut self, task: TaskId, app: &str) {
         if let Trigger::Groups(groups) = &mut self.trigger
-            && !self.ended.contains(&task)
+            && !self.ended.contains(task)
             && !groups.is_member(task)
         {
             groups.join(task, app);
@@ -28,7 +28,14 @@ impl CheckpointPolicy {
         if !self.ended.insert(task) {
             return decision;
         }
-        let seq = if self.avoid.contains(app) {
+        let avoided = !self.avoid.is_empty() && self.avoid.contains(app);
+        if !avoided && matches!(self.trigger, Trigger::EachTask) && self.pending.is_empty() {
+            // `task_exit`'s usual case, the same decision as below without the queue.
+            self.next_seq += 1;
+            decision.write.push(task);
+            return decision;
+        }
+        let seq = if avoided {
             decision.drop.push(task);
             None
         } else {

@@ -44,7 +44,7 @@ pub struct CheckpointPolicy {
     pub(super) pending: BTreeMap<u64, TaskId>,
     pub(super) next_seq: u64,
     /// Tasks reported as ended, so that a repeated report changes nothing.
-    pub(super) ended: HashSet<TaskId>,
+    pub(super) ended: TaskSet,
     /// Whether the run ended: from then on each finished task is written at once.
     pub(super) exited: bool,
 }
@@ -86,7 +86,7 @@ impl CheckpointPolicy {
             avoid,
             pending: BTreeMap::new(),
             next_seq: 0,
-            ended: HashSet::new(),
+            ended: TaskSet::default(),
             exited: false,
         }
     }
@@ -120,5 +120,51 @@ impl CheckpointPolicy {
     /// The mode's name, as in [`Mode::name`].
     pub fn mode_name(&self) -> &'static str {
         self.name
+    }
+}
+
+/// A set of task ids. The scheduler issues ids densely from 0, so the set is a bit per id up to
+/// the largest one; ids far beyond that (not the scheduler's) go into a hash set, so a stray id
+/// cannot make the bitmap huge.
+#[derive(Debug, Default)]
+pub(super) struct TaskSet {
+    bits: Vec<u64>,
+    sparse: HashSet<TaskId>,
+}
+
+impl TaskSet {
+    /// Ids below this many plus the bitmap's present size are kept in the bitmap.
+    const DENSE_SLACK: u64 = 1 << 16;
+
+    /// Adds `task`; answers whether it was new.
+    pub(super) fn insert(&mut self, task: TaskId) -> bool {
+        let Some((word, bit)) = self.slot(task) else {
+            return self.sparse.insert(task);
+        };
+        if word >= self.bits.len() {
+            self.bits.resize(word + 1, 0);
+        }
+        let new = self.bits[word] & bit == 0;
+        self.bits[word] |= bit;
+        new
+    }
+
+    pub(super) fn contains(&self, task: TaskId) -> bool {
+        match self.slot(task) {
+            Some((word, bit)) => self.bits.get(word).is_some_and(|w| w & bit != 0),
+            None => self.sparse.contains(&task),
+        }
+    }
+
+    /// How many 64-bit words the bitmap holds.
+    #[cfg(test)]
+    pub(super) fn bitmap_words(&self) -> usize {
+        self.bits.len()
+    }
+
+    /// The word and bit of `task` in the bitmap, if it belongs there.
+    fn slot(&self, task: TaskId) -> Option<(usize, u64)> {
+        let limit = (self.bits.len() as u64 * 64).saturating_add(Self::DENSE_SLACK);
+        (task.0 < limit).then(|| ((task.0 / 64) as usize, 1 << (task.0 % 64)))
     }
 }

@@ -374,3 +374,43 @@ fn repeated_and_unsubmitted_reports_are_handled() {
     assert!(p.on_exit().is_empty());
     assert_eq!(writes(p.on_finished(TaskId(3), "a", secs(0))), ids(&[3]));
 }
+
+#[test]
+fn the_ended_set_answers_like_a_set_for_dense_and_stray_ids() {
+    let mut set = machine::TaskSet::default();
+    for id in [0, 1, 63, 64, 65, 1000] {
+        assert!(set.insert(TaskId(id)), "{id} is new");
+        assert!(!set.insert(TaskId(id)), "{id} is there already");
+    }
+    for id in [0, 1, 63, 64, 65, 1000] {
+        assert!(set.contains(TaskId(id)));
+    }
+    for id in [2, 62, 66, 999, 1001, 1 << 20] {
+        assert!(!set.contains(TaskId(id)));
+    }
+    // An id far beyond the others does not grow the bitmap to reach it.
+    for id in [u64::MAX, 1 << 40] {
+        assert!(set.insert(TaskId(id)));
+        assert!(!set.insert(TaskId(id)));
+        assert!(set.contains(TaskId(id)));
+    }
+    assert!(set.bitmap_words() < 64, "{} words", set.bitmap_words());
+}
+
+#[test]
+fn task_exit_writes_each_record_at_once_and_a_repeated_report_not_again() {
+    let mut p = avoiding(Mode::TaskExit, &["plot"]);
+    assert_eq!(
+        p.on_finished(TaskId(0), "sim", Duration::ZERO).write,
+        ids(&[0])
+    );
+    assert!(p.on_finished(TaskId(0), "sim", Duration::ZERO).is_empty());
+    let avoided = p.on_finished(TaskId(1), "plot", Duration::ZERO);
+    assert_eq!((avoided.write, avoided.drop), (ids(&[]), ids(&[1])));
+    assert_eq!(
+        p.on_finished(TaskId(2), "sim", Duration::ZERO).write,
+        ids(&[2])
+    );
+    assert_eq!(p.pending(), 0);
+    assert!(p.on_exit().is_empty());
+}
