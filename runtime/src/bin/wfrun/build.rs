@@ -25,7 +25,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let modules = build_guest(&args.crate_dir, &options)
         .with_context(|| format!("building {}", args.crate_dir.display()))?;
     for module in modules {
-        println!("{}", module.display());
+        outln!("{}", module.display());
     }
     Ok(ExitCode::SUCCESS)
 }

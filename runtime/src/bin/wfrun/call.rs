@@ -86,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "wfrun: cache hit: `{}` (task {key}) was recorded by an earlier run",
             app.name
         );
-        println!("{}", decode_output(app, &bytes)?);
+        outln!("{}", decode_output(app, &bytes)?);
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -173,7 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .put_module(&module.digest(), module.bytes())?;
                 writer.commit([&record])?;
             }
-            println!("{}", decode_output(app, &bytes)?);
+            outln!("{}", decode_output(app, &bytes)?);
             Ok(ExitCode::SUCCESS)
         }
         Err(failure) => {

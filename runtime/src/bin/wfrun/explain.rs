@@ -28,6 +28,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let dir = args.runinfo.dir()?;
     let explanation = explain_task(&dir, id, &args.task)?;
-    println!("{}", explanation.to_text(&dir));
+    outln!("{}", explanation.to_text(&dir));
     Ok(ExitCode::SUCCESS)
 }

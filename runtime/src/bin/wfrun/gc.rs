@@ -74,7 +74,7 @@ fn collect(arg: &RunInfoArg, selection: &Selection, dry_run: bool) -> anyhow::Re
         }
     }
     if plan.is_empty() {
-        println!(
+        outln!(
             "nothing to {}",
             if *selection == Selection::Compact {
                 "compact"
@@ -86,7 +86,7 @@ fn collect(arg: &RunInfoArg, selection: &Selection, dry_run: bool) -> anyhow::Re
     }
     print_table(&plan);
     for name in plan.stale_temps() {
-        println!(
+        outln!(
             "{} {name}, left by a compaction or collection that died",
             if dry_run { "would remove" } else { "removing" }
         );
@@ -114,7 +114,7 @@ fn collect(arg: &RunInfoArg, selection: &Selection, dry_run: bool) -> anyhow::Re
     }
     if dry_run {
         if !what.is_empty() {
-            println!(
+            outln!(
                 "dry run: would {}; frees about {}",
                 what.join(", then "),
                 bytes(freed)
@@ -140,23 +140,23 @@ fn collect(arg: &RunInfoArg, selection: &Selection, dry_run: bool) -> anyhow::Re
         task_list: Vec::new(),
     })?;
     if let Some(id) = done.compacted {
-        println!(
+        outln!(
             "merged {} into run {id}: {kept} record(s), {superseded} superseded dropped",
             runs_phrase(&folded)
         );
     }
     if !pruned.is_empty() {
-        println!(
+        outln!(
             "removed {} with {pruned_records} record(s)",
             runs_phrase(&pruned)
         );
     }
-    println!("freed about {}", bytes(freed));
+    outln!("freed about {}", bytes(freed));
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_table(plan: &CollectionPlan<'_>) {
-    println!("  run  fate     records       bytes");
+    outln!("  run  fate     records       bytes");
     for run in plan.runs() {
         let fate = match run.fate {
             Fate::Kept => "kept",
@@ -165,7 +165,7 @@ fn print_table(plan: &CollectionPlan<'_>) {
             Fate::Pruned => "removed",
             Fate::Unreadable(_) => "kept (unreadable)",
         };
-        println!(
+        outln!(
             "{:>5}  {:<7}  {:>7}  {:>10}{}",
             run.id.to_string(),
             fate,

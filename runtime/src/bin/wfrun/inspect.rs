@@ -45,25 +45,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "apps": apps,
             "workflows": module.workflows(),
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("module {}", args.module.display());
-    println!("digest {}", module.digest());
-    println!("apps:");
+    outln!("module {}", args.module.display());
+    outln!("digest {}", module.digest());
+    outln!("apps:");
     if module.apps().is_empty() {
-        println!("  (none)");
+        outln!("  (none)");
     }
     for app in module.apps().values() {
         let note = if app.cache { "" } else { "    [cache = false]" };
-        println!("  {}{note}", signature(app));
+        outln!("  {}{note}", signature(app));
     }
-    println!("workflows:");
+    outln!("workflows:");
     if module.workflows().is_empty() {
-        println!("  (none)");
+        outln!("  (none)");
     }
     for workflow in module.workflows() {
-        println!("  {workflow}");
+        outln!("  {workflow}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -13,6 +13,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use wf_runtime::{CONFIG_FILE, Config};
 
+/// `println!` for wfrun's own output on stdout (see [`write_stdout`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod build;
 mod call;
 mod executor;
@@ -31,6 +38,22 @@ mod worker;
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Writes wfrun's own output to stdout. A reader that went away (`wfrun runs | head`) ends the
+/// process quietly with status 0, as `head`'s other writers do, instead of a panic; any other
+/// write error is reported and exits with [`EXIT_USAGE`]. (A run's records are durable before
+/// anything is printed about them.)
+fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let Err(e) = std::io::stdout().lock().write_fmt(text) else {
+        return;
+    };
+    if e.kind() != std::io::ErrorKind::BrokenPipe {
+        eprintln!("wfrun: error: writing to stdout: {e}");
+        std::process::exit(i32::from(EXIT_USAGE));
+    }
+    std::process::exit(0);
+}
 
 /// Exit code: a task or the workflow failed.
 pub const EXIT_TASK_FAILED: u8 = 1;

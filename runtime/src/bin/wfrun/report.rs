@@ -45,6 +45,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => runinfo.write_run_file(id, REPORT_FILE, page.as_bytes())?,
     };
-    println!("{}", path.display());
+    outln!("{}", path.display());
     Ok(ExitCode::SUCCESS)
 }

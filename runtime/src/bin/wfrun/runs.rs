@@ -92,12 +92,12 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
                 v
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("  run    tasks  executed  cached  failed    seconds  what");
+    outln!("  run    tasks  executed  cached  failed    seconds  what");
     for r in &reports {
-        println!(
+        outln!(
             "{:>5}  {:>7}  {:>8}  {:>6}  {:>6}  {:>9.2}  {}{}",
             r.id.as_deref().unwrap_or("-"),
             r.tasks,
@@ -128,10 +128,10 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "run {id}: {} — {} tasks, {} executed, {} cached, {} failed, {:.2} s{}",
         report.what,
         report.tasks,
@@ -142,11 +142,11 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         if report.ok { "" } else { " [failed]" }
     );
     if let Some(error) = &report.error {
-        println!("error: {error}");
+        outln!("error: {error}");
     }
-    println!("  task  app               status     attempts    seconds  key");
+    outln!("  task  app               status     attempts    seconds  key");
     for t in &report.task_list {
-        println!(
+        outln!(
             "{:>6}  {:<16}  {:<9}  {:>8}  {:>9.4}  {}",
             t.id,
             t.app,
@@ -159,7 +159,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             t.key
         );
         if let Some(error) = &t.error {
-            println!("        {}", error.message);
+            outln!("        {}", error.message);
         }
     }
     Ok(ExitCode::SUCCESS)

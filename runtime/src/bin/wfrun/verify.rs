@@ -73,13 +73,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("wfrun: warning: {warning}");
     }
     for skipped in &report.skipped {
-        println!(
+        outln!(
             "skipped: task {} (`{}`): {}",
-            skipped.key, skipped.app, skipped.why
+            skipped.key,
+            skipped.app,
+            skipped.why
         );
     }
     for mismatch in &report.mismatches {
-        println!(
+        outln!(
             "MISMATCH: task {} (`{}`, record at offset {} of {}): {}",
             mismatch.key,
             mismatch.app,
@@ -101,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "run {id}: {} recorded task(s), {} in the sample ({}%): {} identical, {} mismatch(es), {} skipped{damaged}{runs}",
         report.records,
         report.sampled,
