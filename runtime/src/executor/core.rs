@@ -115,14 +115,37 @@ pub(crate) struct Core {
 pub(crate) struct Shared {
     pub core: Mutex<Core>,
     pub changed: Condvar,
+    /// The core's settings, which never change during a run, readable without its lock.
+    pub settings: CoreSettings,
 }
 
 impl Shared {
     pub fn new(core: Core) -> Arc<Shared> {
+        let settings = core.settings.clone();
         Arc::new(Shared {
             core: Mutex::new(core),
             changed: Condvar::new(),
+            settings,
         })
+    }
+
+    /// The key of a task of `app` whose arguments are all values, derived before taking the
+    /// core's lock (the workflow's thread submits while workers wait for that lock); `None`
+    /// when an argument is a future, whose key waits for the results.
+    pub fn key_of_values(
+        &self,
+        module: ModuleDigest,
+        app: &str,
+        args: &[ArgSource],
+    ) -> Option<TaskKey> {
+        let digests = args
+            .iter()
+            .map(|arg| match arg {
+                ArgSource::Value(bytes) => Some(ValueDigest::of(bytes)),
+                ArgSource::Future(_) | ArgSource::Futures(_) => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(derive_key(module, app, &digests, &self.settings))
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Core> {
@@ -255,12 +278,15 @@ impl Core {
     }
 
     /// Submits a task whose arguments and app were checked by the caller.
+    /// `key`, when given, is the task's key derived from its arguments, which are all values
+    /// ([`Shared::key_of_values`]).
     pub fn submit(
         &mut self,
         module: ModuleDigest,
         spec: TaskSpec,
         uses_files: bool,
         files: Vec<ValueDigest>,
+        key: Option<TaskKey>,
     ) -> Result<TaskId, SubmitError> {
         let app = spec.app.clone();
         let cache = spec.cache;
@@ -283,7 +309,7 @@ impl Core {
             self.tasks.push(TaskInfo {
                 app,
                 module,
-                key: None,
+                key,
                 cache,
                 uses_files,
                 files: if files.is_empty() {
@@ -382,8 +408,8 @@ impl Core {
                         record: record(Outcome::Ok(Payload::Inline(Vec::new()))),
                         resolve,
                     };
-                    self.held.insert(job.task, pending);
-                    self.policy_event(|p| p.on_finished(job.task, &job.app, now))
+                    let decision = self.policy_event(|p| p.on_finished(job.task, &job.app, now));
+                    self.hold_or_send(pending, decision)
                 } else {
                     self.sched.on_finished(job.task, bytes, &mut actions);
                     self.policy_event(|p| p.on_unrecorded(job.task))
@@ -412,8 +438,9 @@ impl Core {
                             record: record(outcome),
                             resolve: false,
                         };
-                        self.held.insert(job.task, pending);
-                        self.policy_event(|p| p.on_finished(job.task, &job.app, now))
+                        let decision =
+                            self.policy_event(|p| p.on_finished(job.task, &job.app, now));
+                        self.hold_or_send(pending, decision)
                     }
                     _ if final_failure => self.policy_event(|p| p.on_unrecorded(job.task)),
                     _ => Decision::default(),
@@ -439,6 +466,22 @@ impl Core {
 
     fn policy_event(&mut self, event: impl FnOnce(&mut CheckpointPolicy) -> Decision) -> Decision {
         self.policy.as_mut().map(event).unwrap_or_default()
+    }
+
+    /// Keeps a finished task's record until a decision names it, or hands it to the committer
+    /// at once when `decision` (the policy's answer to its finishing) writes just it: what
+    /// [`apply`](Self::apply) would do, without holding it. Returns what is left to apply.
+    fn hold_or_send(&mut self, pending: Pending, decision: Decision) -> Decision {
+        if decision.drop.is_empty()
+            && decision.write == [pending.task]
+            && let Some(committer) = &self.committer
+        {
+            committer.send(pending);
+            self.sent += 1;
+            return Decision::default();
+        }
+        self.held.insert(pending.task, pending);
+        decision
     }
 
     /// Hands the records a policy decision names to the committer; forgets those it drops
@@ -566,19 +609,17 @@ impl Core {
         }
     }
 
+    /// The key of a task whose arguments are `args`: derived at submission when they were all
+    /// values ([`Shared::key_of_values`]), from them now otherwise.
     fn key_of(&mut self, task: TaskId, args: &[Vec<u8>]) -> TaskKey {
-        let digests: Vec<ValueDigest> = args.iter().map(|a| ValueDigest::of(a)).collect();
         let Some(info) = self.tasks.get_mut(task.0 as usize) else {
             return TaskKey([0; 32]);
         };
-        let key = TaskKey::derive(&KeyInputs {
-            module: info.module,
-            app: &info.app,
-            args: &digests,
-            files: &[],
-            fuel: self.settings.fuel,
-            salt: &self.settings.salt,
-        });
+        if let Some(key) = info.key {
+            return key;
+        }
+        let digests: Vec<ValueDigest> = args.iter().map(|a| ValueDigest::of(a)).collect();
+        let key = derive_key(info.module, &info.app, &digests, &self.settings);
         info.key = Some(key);
         key
     }
@@ -763,5 +804,22 @@ fn guest_failure(kind: FailureKind) -> Option<GuestFailure> {
         FailureKind::MemoryLimit => GuestFailure::MemoryLimit,
         FailureKind::BadInput => GuestFailure::BadInput,
         _ => return None,
+    })
+}
+
+/// A task's key (DESIGN §3.1) from its arguments' digests.
+fn derive_key(
+    module: ModuleDigest,
+    app: &str,
+    args: &[ValueDigest],
+    settings: &CoreSettings,
+) -> TaskKey {
+    TaskKey::derive(&KeyInputs {
+        module,
+        app,
+        args,
+        files: &[],
+        fuel: settings.fuel,
+        salt: &settings.salt,
     })
 }

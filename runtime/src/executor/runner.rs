@@ -679,14 +679,15 @@ fn submit_task(
             .copied()
             .unwrap_or(config.retries),
     };
+    let key = shared.key_of_values(module.digest(), app, &spec.args);
+    let uses_files = module.app_uses_files(app);
     let mut core = shared.lock();
     if let Some(unknown) = files.iter().find(|f| !core.files.knows(f)) {
         return Err(format!(
             "file {unknown} was not named with File::input nor made by a task of this run"
         ));
     }
-    let uses_files = module.app_uses_files(app);
-    core.submit(module.digest(), spec, uses_files, files)
+    core.submit(module.digest(), spec, uses_files, files, key)
         .map_err(|e| e.to_string())
 }
 
