@@ -317,3 +317,44 @@ fn many_short_sessions_end_cleanly() {
         "a worker joined itself"
     );
 }
+
+#[test]
+fn finished_jobs_reach_a_workflow_waiting_on_them_under_contention() {
+    // Workers queue what they finish and apply the queue only when the core's lock is free; the
+    // lock's holders apply it before sleeping or unlocking. A job left in the queue with nobody
+    // to apply it would hang the `get` below: many small rounds of submit-then-wait, with more
+    // workers than cores, give that race many chances. The watchdog turns a hang into a failure.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runner = runner(RunnerConfig {
+            workers: 4,
+            memoize: false,
+            ..RunnerConfig::default()
+        });
+        let probes = module(&runner, "probes");
+        let session = runner.start("contention").expect("session");
+        // Rounds of one task (each job is the one the workflow waits for, with nothing else
+        // running to apply the queue for it) and of eight (workers contend for the lock).
+        let mut next = 0u64;
+        for width in [1u64, 8].into_iter().cycle().take(1000) {
+            let tasks: Vec<_> = (0..width)
+                .map(|i| {
+                    let task = session
+                        .submit(&probes, "noop", vec![Input::value(&(next + i))])
+                        .expect("submit");
+                    (task, next + i)
+                })
+                .collect();
+            next += width;
+            for (task, value) in tasks {
+                assert_eq!(session.get::<u64>(task).expect("noop"), value);
+            }
+        }
+        let report = session.finish().expect("finish");
+        let _ = done_tx.send((report.executed, next));
+    });
+    let (executed, submitted) = done_rx
+        .recv_timeout(Duration::from_secs(300))
+        .expect("the session ended (a hang means a finished job was never applied)");
+    assert_eq!(executed, submitted);
+}
