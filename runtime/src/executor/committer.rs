@@ -184,7 +184,7 @@ fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Share
         }
         if batch.is_empty() {
             if stopping && let (Some(e), Some(shared)) = (unsynced.take(), shared.upgrade()) {
-                shared.on_committed(&mut Vec::new(), 0, Some(e));
+                shared.on_committed(Vec::new(), 0, Some(e));
             }
             continue;
         }
@@ -196,7 +196,11 @@ fn run(mut writer: CheckpointWriter, rx: &Receiver<Message>, shared: &Weak<Share
             return;
         };
         let count = batch.len() as u64;
-        shared.on_committed(&mut batch, if error.is_none() { count } else { 0 }, error);
+        shared.on_committed(
+            std::mem::take(&mut batch),
+            if error.is_none() { count } else { 0 },
+            error,
+        );
     }
 }
 
