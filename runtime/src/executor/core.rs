@@ -847,62 +847,89 @@ impl Core {
 
     /// Why `task` failed, for a waiting workflow.
     pub fn failure_message(&self, task: TaskId) -> String {
-        let app = self
-            .sched
-            .app(task)
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let reason = self
-            .sched
-            .failure(task)
-            .map(|r| r.to_string())
-            .unwrap_or_default();
-        format!("task {task} (`{app}`) failed: {reason}")
+        failure_message(&self.sched, task)
     }
 
-    /// One line per task for the run's report.
+    /// One line per task for the run's report. A large run's lines are made on two threads: the
+    /// run is over, and this is the wait between its last task and the end of `wfrun run`.
     pub fn task_reports(&self) -> Vec<TaskReport> {
-        self.tasks
-            .iter()
-            .enumerate()
-            .map(|(i, info)| {
-                let task = TaskId(i as u64);
-                let (status, error) = match self.sched.status(task) {
-                    Some(TaskStatus::Resolved(Resolution::Executed { .. })) => {
-                        (TaskStatusReport::Executed, None)
-                    }
-                    Some(TaskStatus::Resolved(_)) => (TaskStatusReport::Cached, None),
-                    Some(TaskStatus::Failed(cause)) => {
-                        let kind = match cause {
-                            FailureCause::Dependency { .. } => Some(FailureKind::Dependency),
-                            FailureCause::Cancelled => Some(FailureKind::Cancelled),
-                            _ => info.failure.as_ref().map(|f| f.kind),
-                        };
-                        (
-                            TaskStatusReport::Failed,
-                            Some(super::report::TaskError {
-                                kind: kind.map(|k| k.as_str().to_owned()),
-                                message: self.failure_message(task),
-                            }),
-                        )
-                    }
-                    _ => (TaskStatusReport::Pending, None),
-                };
-                TaskReport {
-                    id: i as u64,
-                    app: info.app.to_string(),
-                    key: info.key.map(|k| k.to_hex()).unwrap_or_default(),
-                    status,
-                    attempts: info.attempts,
-                    seconds: (info.seconds * 1e6).round() / 1e6,
-                    error,
-                    worker: info.timing.worker,
-                    start: info.timing.start.map(micros_as_seconds),
-                    end: info.timing.end.map(micros_as_seconds),
-                }
-            })
-            .collect()
+        let n = self.tasks.len();
+        if n < super::report::PARALLEL_FROM {
+            return self.task_reports_in(0..n);
+        }
+        let (sched, tasks) = (&self.sched, &self.tasks[..]);
+        std::thread::scope(|scope| {
+            let second = scope.spawn(|| task_reports_in(sched, tasks, n / 2..n));
+            let mut reports = task_reports_in(sched, tasks, 0..n / 2);
+            match second.join() {
+                Ok(rest) => reports.extend(rest),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            reports
+        })
     }
+
+    fn task_reports_in(&self, range: std::ops::Range<usize>) -> Vec<TaskReport> {
+        task_reports_in(&self.sched, &self.tasks, range)
+    }
+}
+
+/// The report lines of the tasks in `range`.
+fn task_reports_in(
+    sched: &Scheduler,
+    tasks: &[TaskInfo],
+    range: std::ops::Range<usize>,
+) -> Vec<TaskReport> {
+    tasks[range.clone()]
+        .iter()
+        .zip(range)
+        .map(|(info, i)| {
+            let task = TaskId(i as u64);
+            let (status, error) = match sched.status(task) {
+                Some(TaskStatus::Resolved(Resolution::Executed { .. })) => {
+                    (TaskStatusReport::Executed, None)
+                }
+                Some(TaskStatus::Resolved(_)) => (TaskStatusReport::Cached, None),
+                Some(TaskStatus::Failed(cause)) => {
+                    let kind = match cause {
+                        FailureCause::Dependency { .. } => Some(FailureKind::Dependency),
+                        FailureCause::Cancelled => Some(FailureKind::Cancelled),
+                        _ => info.failure.as_ref().map(|f| f.kind),
+                    };
+                    (
+                        TaskStatusReport::Failed,
+                        Some(super::report::TaskError {
+                            kind: kind.map(|k| k.as_str().to_owned()),
+                            message: failure_message(sched, task),
+                        }),
+                    )
+                }
+                _ => (TaskStatusReport::Pending, None),
+            };
+            TaskReport {
+                id: i as u64,
+                app: info.app.to_string(),
+                key: info.key.map(|k| k.to_hex()).unwrap_or_default(),
+                status,
+                attempts: info.attempts,
+                seconds: (info.seconds * 1e6).round() / 1e6,
+                error,
+                worker: info.timing.worker,
+                start: info.timing.start.map(micros_as_seconds),
+                end: info.timing.end.map(micros_as_seconds),
+            }
+        })
+        .collect()
+}
+
+/// How a failed task is described to those waiting on it.
+fn failure_message(sched: &Scheduler, task: TaskId) -> String {
+    let app = sched.app(task).map(|a| a.to_string()).unwrap_or_default();
+    let reason = sched
+        .failure(task)
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    format!("task {task} (`{app}`) failed: {reason}")
 }
 
 /// The empty file list every task without files shares (an `Arc` of nothing still allocates).
@@ -1018,69 +1045,99 @@ mod tests {
         }
     }
 
+    /// A run on the [`Echo`] backend: the shared core, and what ends it.
+    struct EchoRun {
+        shared: Arc<Shared>,
+        backend: Arc<Echo>,
+        worker: std::thread::JoinHandle<()>,
+    }
+
+    impl EchoRun {
+        fn start() -> EchoRun {
+            let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+            let backend = Arc::new(Echo {
+                jobs: Mutex::new(Some(tx)),
+            });
+            let settings = CoreSettings {
+                memoize: false,
+                cache_failures: false,
+                fuel: None,
+                salt: String::new(),
+            };
+            let files = FileTable::new(InputDirs::open(&[]).expect("no dirs"), None, None);
+            let core = Core::new(
+                settings,
+                ProcessMemo::default(),
+                Arc::new(crate::runinfo::MemoTable::new()),
+                None,
+                backend.clone(),
+                Arc::new(files),
+            );
+            let shared = Shared::new(core);
+            let target: Weak<Shared> = Arc::downgrade(&shared);
+            let worker = std::thread::spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    let result = job.args[0].clone();
+                    let Some(shared) = target.upgrade() else {
+                        return;
+                    };
+                    shared.on_job_done(JobDone {
+                        job,
+                        run: TaskRun {
+                            outcome: Ok(result),
+                            stdout: Vec::new(),
+                            stderr: Vec::new(),
+                            fuel_used: None,
+                        },
+                        started: SystemTime::now(),
+                        elapsed: Duration::ZERO,
+                        worker: 0,
+                        outputs: Vec::new(),
+                    });
+                }
+            });
+            EchoRun {
+                shared,
+                backend,
+                worker,
+            }
+        }
+
+        /// Submits an `echo` task of `bytes`.
+        fn submit(shared: &Shared, bytes: Vec<u8>) -> TaskId {
+            let spec = TaskSpec {
+                app: Arc::from("echo"),
+                args: vec![ArgSource::Value(bytes)],
+                cache: false,
+                max_retries: 0,
+            };
+            let key = shared.key_of_values(ModuleDigest([0; 32]), "echo", &spec.args);
+            shared
+                .lock()
+                .submit(ModuleDigest([0; 32]), spec, false, Vec::new(), key)
+                .expect("submit")
+        }
+
+        fn stop(self) {
+            self.backend.jobs.lock().expect("echo").take();
+            drop(self.shared);
+            self.worker.join().expect("worker");
+        }
+    }
+
     #[test]
     fn a_job_finished_while_the_waiter_goes_to_sleep_still_reaches_it() {
-        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
-        let backend = Arc::new(Echo {
-            jobs: Mutex::new(Some(tx)),
-        });
-        let settings = CoreSettings {
-            memoize: false,
-            cache_failures: false,
-            fuel: None,
-            salt: String::new(),
-        };
-        let files = FileTable::new(InputDirs::open(&[]).expect("no dirs"), None, None);
-        let core = Core::new(
-            settings,
-            ProcessMemo::default(),
-            Arc::new(crate::runinfo::MemoTable::new()),
-            None,
-            backend.clone(),
-            Arc::new(files),
-        );
-        let shared = Shared::new(core);
-        let target: Weak<Shared> = Arc::downgrade(&shared);
-        let worker = std::thread::spawn(move || {
-            while let Ok(job) = rx.recv() {
-                let result = job.args[0].clone();
-                let Some(shared) = target.upgrade() else {
-                    return;
-                };
-                shared.on_job_done(JobDone {
-                    job,
-                    run: TaskRun {
-                        outcome: Ok(result),
-                        stdout: Vec::new(),
-                        stderr: Vec::new(),
-                        fuel_used: None,
-                    },
-                    started: SystemTime::now(),
-                    elapsed: Duration::ZERO,
-                    worker: 0,
-                    outputs: Vec::new(),
-                });
-            }
-        });
+        let run = EchoRun::start();
         // Each task is waited for at once, so its job finishes while the waiter pauses before
         // sleeping (the lock held): only the worker can apply it. If it left it in the queue,
         // the wait would never end; the watchdog makes that a failure.
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let waiter = {
-            let shared = shared.clone();
+            let shared = run.shared.clone();
             std::thread::spawn(move || {
                 PAUSE.set(true);
                 for i in 0..50u8 {
-                    let spec = TaskSpec {
-                        app: Arc::from("echo"),
-                        args: vec![ArgSource::Value(vec![i])],
-                        cache: false,
-                        max_retries: 0,
-                    };
-                    let task = shared
-                        .lock()
-                        .submit(ModuleDigest([0; 32]), spec, false, Vec::new(), None)
-                        .expect("submit");
+                    let task = EchoRun::submit(&shared, vec![i]);
                     assert_eq!(shared.wait_for(task), Ok(vec![i]));
                 }
                 let _ = done_tx.send(());
@@ -1090,8 +1147,32 @@ mod tests {
             .recv_timeout(Duration::from_secs(60))
             .expect("every wait ended (a hang means a finished job was never applied)");
         waiter.join().expect("waiter");
-        backend.jobs.lock().expect("echo").take();
-        drop(shared);
-        worker.join().expect("worker");
+        run.stop();
+    }
+
+    #[test]
+    fn a_large_run_reports_every_task_once_in_order() {
+        // Large enough for the report lines to be made on two threads.
+        let run = EchoRun::start();
+        let n = super::super::report::PARALLEL_FROM + 5;
+        let tasks: Vec<TaskId> = (0..n)
+            .map(|i| EchoRun::submit(&run.shared, (i as u32).to_le_bytes().to_vec()))
+            .collect();
+        run.shared.wait_all();
+        let reports = run.shared.lock().task_reports();
+        assert_eq!(reports.len(), n);
+        for (i, (report, task)) in reports.iter().zip(&tasks).enumerate() {
+            assert_eq!((report.id, task.0), (i as u64, i as u64));
+            assert_eq!(report.status, TaskStatusReport::Executed);
+            assert_eq!(report.app, "echo");
+            let key = derive_key(
+                ModuleDigest([0; 32]),
+                "echo",
+                &[ValueDigest::of(&(i as u32).to_le_bytes())],
+                &run.shared.settings,
+            );
+            assert_eq!(report.key, key.to_hex(), "task {i}");
+        }
+        run.stop();
     }
 }

@@ -110,17 +110,46 @@ impl RunReport {
             return crate::runinfo::summary_to_vec(&*self);
         }
         out.truncate(out.len() - 3);
-        out.reserve(self.task_list.len() * 176);
-        for (i, task) in self.task_list.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"\n    ");
-            task.write_json_line(&mut out)?;
+        let tasks = &self.task_list[..];
+        if tasks.len() < PARALLEL_FROM {
+            write_json_lines(&mut out, tasks)?;
+        } else {
+            // Two threads, each writing half the lines: the run is over, and this is the wait
+            // between its last task and the end of `wfrun run`.
+            let (first, second) = tasks.split_at(tasks.len() / 2);
+            let rest = std::thread::scope(|scope| {
+                let rest = scope.spawn(|| {
+                    let mut rest = Vec::new();
+                    write_json_lines(&mut rest, second).map(|()| rest)
+                });
+                write_json_lines(&mut out, first)?;
+                match rest.join() {
+                    Ok(rest) => rest,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })?;
+            out.push(b',');
+            out.extend_from_slice(&rest);
         }
         out.extend_from_slice(b"\n  ]\n}");
         Ok(out)
     }
+}
+
+/// From how many tasks a run's report lines are made, and written, on two threads.
+pub(crate) const PARALLEL_FROM: usize = 4096;
+
+/// Appends one line per task, comma-separated (no comma before the first).
+fn write_json_lines(out: &mut Vec<u8>, tasks: &[TaskReport]) -> serde_json::Result<()> {
+    out.reserve(tasks.len() * 176);
+    for (i, task) in tasks.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\n    ");
+        task.write_json_line(out)?;
+    }
+    Ok(())
 }
 
 impl TaskReport {
@@ -248,7 +277,16 @@ mod tests {
         pending.start = Some(12_345_678.987_654);
         tasks.push(pending);
 
-        for list in [Vec::new(), tasks[..1].to_vec(), tasks] {
+        // A list long enough to be written on two threads, with every kind of line in it, at
+        // both ends and across the middle.
+        let long: Vec<TaskReport> = (0..PARALLEL_FROM as u64 + 3)
+            .map(|i| {
+                let mut line = tasks[(i % 4) as usize].clone();
+                line.id = i;
+                line
+            })
+            .collect();
+        for list in [Vec::new(), tasks[..1].to_vec(), tasks, long] {
             let mut report = report(list);
             let expected = crate::runinfo::summary_to_vec(&report).expect("serde");
             let direct = report.summary_json().expect("direct");
