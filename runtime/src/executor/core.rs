@@ -114,7 +114,6 @@ pub(crate) struct Core {
     spare: Vec<Action>,
 }
 
-/// The core and the condition its waiters wait on.
 /// The core behind its lock, and what workers and the committer reported that is not applied
 /// to it yet.
 ///
@@ -153,7 +152,7 @@ enum Report {
     },
 }
 
-/// The locked core. Dropping it applies the finished jobs queued meanwhile, then unlocks.
+/// The locked core. Dropping it applies the reports queued meanwhile, then unlocks.
 pub(crate) struct CoreGuard<'a> {
     shared: &'a Shared,
     /// `None` only while [`Shared::wait_for_change`] sleeps with it.
@@ -329,7 +328,8 @@ impl Shared {
     }
 
     /// Releases the lock until the core changes (a task resolved, records became durable).
-    /// (Returns at once, without sleeping, when applying the queued finished jobs changed it.)
+    /// (Returns at once, without sleeping, when it applied queued reports: they may be the
+    /// change.)
     fn wait_for_change<'a>(&'a self, mut core: CoreGuard<'a>) -> CoreGuard<'a> {
         let mut guard = core
             .guard
