@@ -195,6 +195,35 @@ fn gc_keeps_the_newest_runs() {
     );
 }
 
+/// `wfrun gc … | head -1`: a reader that closes the pipe before wfrun prints drops the output,
+/// not the work nor its status, and no panic ("failed printing to stdout") comes of it.
+#[test]
+fn a_reader_that_closes_the_pipe_early_does_not_stop_the_collection() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runinfo = tmp.path().join("runinfo");
+    for salt in ["a", "b", "c"] {
+        run(&runinfo, "basics", &["--salt", salt]);
+    }
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = wfrun()
+        .arg("gc")
+        .arg("--runinfo")
+        .arg(&runinfo)
+        .args(["--keep", "1"])
+        .stdout(writer)
+        .output()
+        .expect("run wfrun gc");
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    assert_eq!(runs(&runinfo), ["002"]);
+}
+
 #[test]
 fn gc_older_than_removes_runs_by_age_unless_keep_keeps_them() {
     let tmp = tempfile::tempdir().expect("tempdir");

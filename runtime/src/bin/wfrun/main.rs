@@ -39,20 +39,26 @@ mod worker;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Writes wfrun's own output to stdout. A reader that went away (`wfrun runs | head`) ends the
-/// process quietly with status 0, as `head`'s other writers do, instead of a panic; any other
-/// write error is reported and exits with [`EXIT_USAGE`]. (A run's records are durable before
-/// anything is printed about them.)
+/// Writes wfrun's own output to stdout. When the reader went away (`wfrun gc | head -3`), the
+/// rest of the output is dropped but the command carries on and ends with its own status: a
+/// collection still happens, a verification still fails on a mismatch (where `println!` would
+/// panic half-way). Any other write error is reported and exits with [`EXIT_USAGE`].
 fn write_stdout(text: std::fmt::Arguments<'_>) {
     use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static READER_GONE: AtomicBool = AtomicBool::new(false);
+    if READER_GONE.load(Ordering::Relaxed) {
+        return;
+    }
     let Err(e) = std::io::stdout().lock().write_fmt(text) else {
         return;
     };
-    if e.kind() != std::io::ErrorKind::BrokenPipe {
-        eprintln!("wfrun: error: writing to stdout: {e}");
-        std::process::exit(i32::from(EXIT_USAGE));
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        READER_GONE.store(true, Ordering::Relaxed);
+        return;
     }
-    std::process::exit(0);
+    eprintln!("wfrun: error: writing to stdout: {e}");
+    std::process::exit(i32::from(EXIT_USAGE));
 }
 
 /// Exit code: a task or the workflow failed.
