@@ -28,14 +28,7 @@ impl CheckpointPolicy {
         if !self.ended.insert(task) {
             return decision;
         }
-        let avoided = !self.avoid.is_empty() && self.avoid.contains(app);
-        if !avoided && matches!(self.trigger, Trigger::EachTask) && self.pending.is_empty() {
-            // `task_exit`'s usual case, the same decision as below without the queue.
-            self.next_seq += 1;
-            decision.write.push(task);
-            return decision;
-        }
-        let seq = if avoided {
+        let seq = if self.avoid.contains(app) {
             decision.drop.push(task);
             None
         } else {

@@ -108,8 +108,6 @@ pub(crate) struct Core {
     pub settings: CoreSettings,
     pub backend: Arc<dyn Backend>,
     pub files: Arc<FileTable>,
-    /// Threads blocked in `wait_for`; a change wakes them only when there are some.
-    pub waiters: usize,
     actions: Vec<Action>,
     spare: Vec<Action>,
 }
@@ -136,7 +134,8 @@ pub(crate) struct Shared {
     /// The core's settings, which never change during a run, readable without its lock.
     pub settings: CoreSettings,
     reports: (Sender<Report>, Receiver<Report>),
-    /// Threads waiting on `changed`, or about to.
+    /// Threads waiting on `changed`, or about to: a change wakes them only when there are
+    /// some.
     sleeping: AtomicUsize,
     /// Whether tasks were running when the lock was last released.
     running: AtomicBool,
@@ -253,7 +252,7 @@ impl Shared {
             }
             applied += 1;
         }
-        if (wake || core.counts().done() != ended) && core.waiters > 0 {
+        if (wake || core.counts().done() != ended) && self.sleeping.load(Ordering::SeqCst) > 0 {
             self.changed.notify_all();
         }
         applied
@@ -335,7 +334,6 @@ impl Shared {
             .guard
             .take()
             .expect("a CoreGuard holds its lock until dropped");
-        guard.waiters += 1;
         self.sleeping.fetch_add(1, Ordering::SeqCst);
         let mut committed = Vec::new();
         let applied = self.apply_reports(&mut guard, &mut committed);
@@ -348,7 +346,6 @@ impl Shared {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         self.sleeping.fetch_sub(1, Ordering::SeqCst);
-        guard.waiters -= 1;
         core.guard = Some(guard);
         core
     }
@@ -423,7 +420,6 @@ impl Core {
             settings,
             backend,
             files,
-            waiters: 0,
             actions: Vec::new(),
             spare: Vec::new(),
         }
@@ -564,8 +560,8 @@ impl Core {
                         record: record(Outcome::Ok(Payload::Inline(Vec::new()))),
                         resolve,
                     };
-                    let decision = self.policy_event(|p| p.on_finished(job.task, &job.app, now));
-                    self.hold_or_send(pending, decision)
+                    self.held.insert(job.task, pending);
+                    self.policy_event(|p| p.on_finished(job.task, &job.app, now))
                 } else {
                     self.sched.on_finished(job.task, bytes, &mut actions);
                     self.policy_event(|p| p.on_unrecorded(job.task))
@@ -594,9 +590,8 @@ impl Core {
                             record: record(outcome),
                             resolve: false,
                         };
-                        let decision =
-                            self.policy_event(|p| p.on_finished(job.task, &job.app, now));
-                        self.hold_or_send(pending, decision)
+                        self.held.insert(job.task, pending);
+                        self.policy_event(|p| p.on_finished(job.task, &job.app, now))
                     }
                     _ if final_failure => self.policy_event(|p| p.on_unrecorded(job.task)),
                     _ => Decision::default(),
@@ -622,22 +617,6 @@ impl Core {
 
     fn policy_event(&mut self, event: impl FnOnce(&mut CheckpointPolicy) -> Decision) -> Decision {
         self.policy.as_mut().map(event).unwrap_or_default()
-    }
-
-    /// Keeps a finished task's record until a decision names it, or hands it to the committer
-    /// at once when `decision` (the policy's answer to its finishing) writes just it: what
-    /// [`apply`](Self::apply) would do, without holding it. Returns what is left to apply.
-    fn hold_or_send(&mut self, pending: Pending, decision: Decision) -> Decision {
-        if decision.drop.is_empty()
-            && decision.write == [pending.task]
-            && let Some(committer) = &self.committer
-        {
-            committer.send(pending);
-            self.sent += 1;
-            return Decision::default();
-        }
-        self.held.insert(pending.task, pending);
-        decision
     }
 
     /// Hands the records a policy decision names to the committer; forgets those it drops
