@@ -31,14 +31,6 @@
 #                                   removed on success, kept on failure);
 #   WF_BLESS=1                      rewrite the golden file from the x86-64 runs.
 #
-# Stages, so that CI can build the aarch64 wfrun in the background while it does other work:
-#   scripts/cross-aarch64.sh prerequisites   only install what is missing (apt; not at the same
-#                                            time as another apt-get, e.g. slurm-up.sh's);
-#   scripts/cross-aarch64.sh build-aarch64   only build the aarch64 wfrun (no apt, and not the
-#                                            x86-64 one, whose target directory another cargo
-#                                            may hold: give this one its own WF_CROSS_TARGET_DIR);
-#   scripts/cross-aarch64.sh [all]           everything (a build already done is a no-op).
-#
 # qemu-user tracks every reserved guest page, so an aarch64 wfrun's start costs in proportion
 # to the address space wasmtime's pooling allocator reserves: 4 GiB + guard per instance slot.
 # The engine sizes its pool by the run (a slot per worker plus 4), which under Debian 12's
@@ -53,18 +45,8 @@ PROFILE=${WF_CROSS_PROFILE:-debug}
 GOLDEN=tests/golden/cross-aarch64.txt
 CROSS_TARGET_DIR=${WF_CROSS_TARGET_DIR:-$ROOT/target}
 SYSROOT=/usr/aarch64-linux-gnu
-STAGE=${1:-all}
-case "$STAGE" in
-all | prerequisites | build-aarch64) ;;
-*)
-    echo "cross-aarch64: unknown stage '$STAGE' (all, prerequisites or build-aarch64)" >&2
-    exit 2
-    ;;
-esac
 WORK=${WF_CROSS_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/wf-cross-aarch64.XXXXXX")}
 mkdir -p "$WORK"
-# A stage that stops early leaves no scratch directory behind.
-[ "$STAGE" = all ] || [ -n "${WF_CROSS_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
 
 step() { printf '\n== cross-aarch64: %s (%ss since start)\n' "$1" "$SECONDS"; }
 fail() {
@@ -105,9 +87,6 @@ else
     missing+=(qemu-user)
     QEMU=qemu-aarch64
 fi
-if [ ${#missing[@]} -gt 0 ] && [ "$STAGE" = build-aarch64 ]; then
-    fail "missing ${missing[*]}: run the prerequisites stage first"
-fi
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
@@ -117,10 +96,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 "$QEMU" --version | head -1
 aarch64-linux-gnu-gcc --version | head -1
-[ "$STAGE" != prerequisites ] || exit 0
 
 step "build wfrun for x86-64 (debug) and aarch64 ($PROFILE)"
-[ "$STAGE" = build-aarch64 ] || cargo build --locked --bin wfrun
+cargo build --locked --bin wfrun
 profile_flag=()
 if [ "$PROFILE" = release ]; then
     profile_flag=(--release)
@@ -137,7 +115,6 @@ CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
     CARGO_PROFILE_DEV_DEBUG=0 \
     cargo build --locked --target "$TARGET" --bin wfrun --target-dir "$CROSS_TARGET_DIR" "${profile_flag[@]}"
 echo "cross-aarch64: the aarch64 build took $((SECONDS - build_start)) s"
-[ "$STAGE" != build-aarch64 ] || exit 0
 X86_BIN=$ROOT/target/debug/wfrun
 ARM_BIN=$CROSS_TARGET_DIR/$TARGET/$PROFILE/wfrun
 # e_machine at offset 18 of the ELF header: 0xb7 is EM_AARCH64.
